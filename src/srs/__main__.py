@@ -1,0 +1,7 @@
+"""``python -m srs``: the same as the ``srs`` console script."""
+
+import sys
+
+from srs.cli import main
+
+sys.exit(main())

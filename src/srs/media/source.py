@@ -1,0 +1,470 @@
+"""The live source (SRS ``SrsLiveSource``): one per stream URL, one publisher, many consumers.
+
+Media path, and why it is fast:
+
+* The publisher's messages are corrected for jitter once and appended to one ring (a list with a
+  moving base sequence number). Appending costs O(1) whatever the number of players.
+* Each wire format (RTMP chunks for a chunk size, FLV tags with given A/V flags, ...) has a list
+  of encoded bytes parallel to the ring, filled lazily: a message is serialized at most once per
+  format, and the bytes are shared by every player of that format.
+* Players are flushed in batches (SRS merged-write: ``mw_latency`` of media and more than
+  ``mw_msgs`` messages, or every message in realtime mode). A flush hands each player a slice of
+  the shared byte list, written with one ``writelines``: the per-player cost is O(1) Python work
+  per flush, not per message.
+* The GOP cache is not a copy either: it is the sequence number where the current GOP starts; the
+  ring keeps everything from there on (SRS ``SrsGopCache`` rules: pure-audio guard, max frames).
+* Slow players are not buffered per player: they lag in the ring. A player lagging more than
+  ``queue_length`` of media jumps to the latest keyframe (whole GOPs dropped and counted).
+
+The core is sans-IO: flushes are scheduled through an injected ``schedule`` callable (the app
+passes ``loop.call_soon``) and wall-clock work comes in through :meth:`tick`.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from srs.media.consumer import Consumer, Sink
+from srs.media.jitter import Jitter, JitterAlgorithm
+from srs.media.message import AUDIO, DATA, VIDEO, MediaMessage, WireFormat
+from srs.util.errors import ErrorCode, StreamBusyError
+
+PURE_AUDIO_GUESS_COUNT = 115  # SRS SRS_PURE_AUDIO_GUESS_COUNT
+MW_MSGS_MAX = 128  # SRS caps mw_msgs; also our flush fallback when timestamps do not advance
+TRIM_BATCH = 64  # trim the ring's unused prefix in batches (amortised list deletion)
+GOP_VIDEO_CODECS = frozenset({7, 12, 13})  # AVC, HEVC, AV1: what the GOP cache accepts as video
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """Per-vhost play settings a source needs (from ``vhost.play`` and ``min_latency``)."""
+
+    gop_cache: bool = True
+    gop_cache_max_frames: int = 2500
+    queue_length_ms: int = 30_000
+    time_jitter: JitterAlgorithm = JitterAlgorithm.FULL
+    atc: bool = False
+    atc_auto: bool = False
+    mw_latency_ms: int = 350
+    mw_msgs: int = 8
+    reduce_sequence_header: bool = False
+
+
+class Source:
+    """One live stream: publisher in, consumers out."""
+
+    def __init__(
+        self,
+        url: str,
+        settings: SourceSettings,
+        schedule: Callable[[Callable[[], None]], object],
+        on_idle: Callable[[Source], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.settings = settings
+        self._schedule = schedule
+        self._on_idle = on_idle
+        # the ring
+        self.ring: list[MediaMessage] = []
+        self.base = 0  # sequence number of ring[0]
+        self._wires: dict[Hashable, list[bytes]] = {}
+        self._wire_users: dict[Hashable, int] = {}
+        self._keyframes: list[int] = []  # sequence numbers of video keyframes in the ring
+        # GOP cache (SRS SrsGopCache), as a position in the ring
+        self._gop_start: int | None = None
+        self._gop_videos = 0
+        self._audio_after_video = 0
+        # meta cache (SRS SrsMetaCache)
+        self.metadata: MediaMessage | None = None
+        self.video_sh: MediaMessage | None = None
+        self.audio_sh: MediaMessage | None = None
+        # players and publisher
+        self.consumers: list[Consumer] = []
+        self.publisher: object | None = None
+        self._jitter = Jitter()
+        self._atc = settings.atc
+        self._last_ts = 0  # last A/V timestamp on the corrected timeline
+        # merged-write state
+        self._pending = 0
+        self._pending_start_ts = 0
+        self._flush_scheduled = False
+        self._backlog = False  # a consumer could not take its data at the last flush
+        self._last_flush_ms = 0  # wall clock, from tick()
+        # counters (read by stats)
+        self.msgs_in = 0
+        self.bytes_in = 0
+        self.video_frames = 0
+        self.audio_frames = 0
+        self.dropped_msgs = 0
+        self.publish_count = 0
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def head(self) -> int:
+        """Sequence number the next message will get."""
+        return self.base + len(self.ring)
+
+    @property
+    def publishing(self) -> bool:
+        return self.publisher is not None
+
+    @property
+    def idle(self) -> bool:
+        return self.publisher is None and not self.consumers
+
+    @property
+    def atc(self) -> bool:
+        return self._atc
+
+    @property
+    def gop_cache_size(self) -> int:
+        """Messages in the GOP cache (what a newcomer gets after the sequence headers)."""
+        return 0 if self._gop_start is None else self.head - self._gop_start
+
+    def update_settings(self, settings: SourceSettings) -> None:
+        """Apply reloaded vhost settings; effective from the next message."""
+        old = self.settings
+        self.settings = settings
+        if settings.atc != old.atc:
+            self._atc = settings.atc
+        if not settings.gop_cache:
+            self._clear_gop()
+        if settings.time_jitter is not old.time_jitter:
+            self._jitter.reset()
+
+    # ------------------------------------------------------------------ publisher side
+
+    def publish(self, publisher: object) -> None:
+        """Attach the publisher; a second one gets :class:`StreamBusyError` (SRS 1028)."""
+        if self.publisher is not None:
+            raise StreamBusyError(f"stream {self.url} is busy", ErrorCode.SYSTEM_STREAM_BUSY)
+        self.publisher = publisher
+        self.publish_count += 1
+        self._atc = self.settings.atc
+        if self.publish_count > 1:
+            self._jitter.on_republish(self._algorithm())
+
+    def unpublish(self, publisher: object) -> None:
+        """Detach the publisher: deliver what is pending, clear caches, tell the players."""
+        if self.publisher is not publisher:
+            return
+        self.flush()
+        self.publisher = None
+        self._clear_gop()
+        self.metadata = self.video_sh = self.audio_sh = None
+        for c in list(self.consumers):
+            c.sink.on_unpublish()
+        self._trim()
+        self._check_idle()
+
+    def _algorithm(self) -> JitterAlgorithm:
+        return JitterAlgorithm.OFF if self._atc else self.settings.time_jitter
+
+    def on_message(self, msg: MediaMessage) -> None:
+        """An audio or video message from the publisher (already classified by the remuxer)."""
+        if not msg.payload:
+            return  # SRS compat: empty A/V messages are ignored, never sent as empty packets
+        msg = self._jitter.correct(msg, self._algorithm())
+        self.msgs_in += 1
+        self.bytes_in += len(msg.payload)
+        if msg.sequence_header:
+            if msg.kind == VIDEO:
+                if (
+                    self.settings.reduce_sequence_header
+                    and self.video_sh is not None
+                    and self.video_sh.payload == msg.payload
+                ):
+                    return
+                self.video_sh = msg
+            else:
+                if (
+                    self.settings.reduce_sequence_header
+                    and self.audio_sh is not None
+                    and self.audio_sh.payload == msg.payload
+                ):
+                    return
+                self.audio_sh = msg
+        else:
+            if msg.kind == VIDEO:
+                self.video_frames += 1
+            else:
+                self.audio_frames += 1
+        self._last_ts = msg.timestamp
+        seq = self.head
+        self.ring.append(msg)
+        if not msg.sequence_header:
+            if msg.keyframe and msg.kind == VIDEO:
+                self._keyframes.append(seq)
+            if self.settings.gop_cache:
+                self._cache_gop(msg, seq)
+        self._after_append(msg.timestamp)
+
+    def on_metadata(self, msg: MediaMessage, *, bravo_atc: bool = False) -> None:
+        """An ``onMetaData`` message (payload already rewritten by the remuxer, SRS style)."""
+        if not msg.payload:
+            return
+        if bravo_atc and self.settings.atc_auto:
+            self._atc = True
+        if (
+            self.settings.reduce_sequence_header
+            and self.metadata is not None
+            and self.metadata.payload == msg.payload
+        ):
+            return
+        # Metadata is stamped with the current position of the timeline (SRS's full jitter stamps
+        # it 0, which would look like a jump back in the shared ring).
+        msg = msg.with_timestamp(self._last_ts)
+        self.metadata = msg
+        self.msgs_in += 1
+        self.bytes_in += len(msg.payload)
+        self.ring.append(msg)
+        self._after_append(msg.timestamp)
+
+    def _after_append(self, ts: int) -> None:
+        if self._pending == 0:
+            self._pending_start_ts = ts
+        self._pending += 1
+        if self._flush_scheduled or not self.consumers:
+            if not self.consumers:
+                self._pending = 0
+                self._trim()
+            return
+        s = self.settings
+        if (self._pending > s.mw_msgs and ts - self._pending_start_ts >= s.mw_latency_ms) or (
+            self._pending >= MW_MSGS_MAX
+        ):
+            self._flush_scheduled = True
+            self._schedule(self.flush)
+
+    def _cache_gop(self, msg: MediaMessage, seq: int) -> None:
+        """SRS ``SrsGopCache::cache`` on a ring position."""
+        if msg.kind == VIDEO:
+            if msg.codec not in GOP_VIDEO_CODECS:
+                return
+            self._gop_videos += 1
+            self._audio_after_video = 0
+        if self._gop_videos == 0:
+            return  # pure audio: nothing to cache
+        if msg.kind == AUDIO:
+            self._audio_after_video += 1
+        if self._audio_after_video > PURE_AUDIO_GUESS_COUNT:
+            self._clear_gop()  # SRS compat: guess the stream became pure audio
+            return
+        if msg.kind == VIDEO and msg.keyframe:
+            self._gop_start = seq
+            self._gop_videos = 1
+        elif self._gop_start is None:
+            self._gop_start = seq
+        limit = self.settings.gop_cache_max_frames
+        if limit > 0 and seq - self._gop_start + 1 > limit:
+            self._clear_gop()
+
+    def _clear_gop(self) -> None:
+        self._gop_start = None
+        self._gop_videos = 0
+        self._audio_after_video = 0
+
+    # ------------------------------------------------------------------ consumer side
+
+    def create_consumer(self, sink: Sink) -> Consumer:
+        """Attach a player; it gets metadata, sequence headers and the GOP cache first."""
+        head = self.head
+        prefix: list[MediaMessage] = []
+        cursor = head
+        if self.publisher is not None:
+            if self.settings.gop_cache and self._gop_start is not None:
+                cursor = self._gop_start
+            start_ts = self.ring[cursor - self.base].timestamp if cursor < head else self._last_ts
+            # SRS SrsMetaCache::dumps order: metadata, audio sh (unless MP3), video sh; stamped with
+            # the start of what follows so the newcomer's timeline does not jump.
+            if self.metadata is not None:
+                prefix.append(self.metadata.with_timestamp(start_ts))
+            if self.audio_sh is not None:
+                prefix.append(self.audio_sh.with_timestamp(start_ts))
+            if self.video_sh is not None:
+                prefix.append(self.video_sh.with_timestamp(start_ts))
+        c = Consumer(self, sink, cursor, prefix)
+        self.consumers.append(c)
+        self.request_flush(c)
+        return c
+
+    def remove_consumer(self, c: Consumer) -> None:
+        try:
+            self.consumers.remove(c)
+        except ValueError:
+            return
+        c.closed = True
+        if c.wire is not None:
+            self._release_wire(c.wire.key)
+        self._trim()
+        self._check_idle()
+
+    def request_flush(self, c: Consumer) -> None:
+        """Deliver to one consumer soon (a newcomer's GOP cache, an unpaused player)."""
+        self._schedule(lambda: self._flush_one(c))
+
+    def _flush_one(self, c: Consumer) -> None:
+        if not c.closed:
+            self._flush_consumer(c, self.head)
+
+    # ------------------------------------------------------------------ fan-out
+
+    def flush(self) -> None:
+        """Deliver everything pending to every consumer (the merged write)."""
+        self._flush_scheduled = False
+        self._pending = 0
+        self._backlog = False
+        head = self.head
+        for c in self.consumers[:]:
+            self._flush_consumer(c, head)
+        self._trim()
+
+    def tick(self, now_ms: int) -> None:
+        """Wall-clock housekeeping: retry backed-up players, flush when timestamps stall."""
+        if self._backlog or (
+            self._pending and now_ms - self._last_flush_ms >= max(self.settings.mw_latency_ms, 100)
+        ):
+            self.flush()
+        self._last_flush_ms = now_ms
+
+    def _wire_list(self, wire: WireFormat) -> list[bytes]:
+        key = wire.key
+        wl = self._wires.get(key)
+        if wl is None:
+            wl = self._wires[key] = []
+        n = len(self.ring)
+        if len(wl) < n:
+            enc = wire.encode
+            wl.extend([enc(m) for m in self.ring[len(wl) : n]])
+        return wl
+
+    def _release_wire(self, key: Hashable) -> None:
+        users = self._wire_users.get(key, 0) - 1
+        if users <= 0:
+            self._wire_users.pop(key, None)
+            self._wires.pop(key, None)
+        else:
+            self._wire_users[key] = users
+
+    def _flush_consumer(self, c: Consumer, head: int) -> None:
+        cur = c.cursor
+        base = self.base
+        ring = self.ring
+        if cur < head and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms:
+            cur = self._drop(c, head)
+        if c.paused:
+            return
+        if c.wait_keyframe:
+            i = bisect.bisect_left(self._keyframes, cur)
+            if i < len(self._keyframes):
+                c.dropped_msgs += self._keyframes[i] - cur
+                cur = c.cursor = self._keyframes[i]
+                c.wait_keyframe = False
+            else:
+                c.dropped_msgs += head - cur
+                c.cursor = head
+                return
+        if not c.sink.writable():
+            if cur < head or c.prefix:
+                self._backlog = True
+            return
+        limited = False
+        if c.limit_ms is not None:
+            head, limited = self._limit_head(c, cur, head)
+        wire = c.wire
+        if wire is None:
+            first = (c.prefix or []) + ring[cur - base : head - base]
+            if not first:
+                return
+            wire = c.sink.choose_wire(first)
+            if wire is None:
+                c.cursor = head  # SRS compat: nothing is sent until there is audio or video
+                c.prefix = None
+                return
+            c.wire = wire
+            self._wire_users[wire.key] = self._wire_users.get(wire.key, 0) + 1
+            bufs = [wire.preamble] if wire.preamble else []
+            if c.prefix:
+                bufs.extend([wire.encode(m) for m in c.prefix])
+                c.sent_msgs += len(c.prefix)
+                c.prefix = None
+            if cur < head:
+                bufs.extend(self._wire_list(wire)[cur - base : head - base])
+            if c.start_ts is None and first:
+                c.start_ts = first[0].timestamp
+        else:
+            if cur >= head:
+                if limited:
+                    c.sink.on_limit_reached()
+                return
+            bufs = self._wire_list(wire)[cur - base : head - base]
+        c.sent_msgs += head - cur
+        c.cursor = head
+        c.sink.write(bufs)
+        if limited:
+            c.sink.on_limit_reached()
+
+    def _limit_head(self, c: Consumer, cur: int, head: int) -> tuple[int, bool]:
+        """Where a consumer with a play duration must stop, and whether it got there."""
+        assert c.limit_ms is not None
+        base = self.base
+        start = c.start_ts
+        if start is None:
+            if cur >= head:
+                return head, False
+            start = c.start_ts = self.ring[cur - base].timestamp
+        end = start + c.limit_ms
+        for seq in range(cur, head):  # linear, but only for the rare players with a duration
+            m = self.ring[seq - base]
+            if m.kind != DATA and m.timestamp >= end:
+                return seq, True
+        return head, False
+
+    def _drop(self, c: Consumer, head: int) -> int:
+        """The player is more than ``queue_length`` behind: jump to the latest keyframe."""
+        cur = c.cursor
+        kf = self._keyframes
+        if kf and kf[-1] > cur:
+            new = kf[-1]
+        else:
+            new = head
+            c.wait_keyframe = bool(kf)  # a video stream: resume at the next keyframe
+        dropped = new - cur
+        c.dropped_msgs += dropped
+        c.drops += 1
+        self.dropped_msgs += dropped
+        c.cursor = new
+        return new
+
+    def _trim(self) -> None:
+        """Forget ring messages no consumer and no GOP cache needs any more."""
+        lo = self.head
+        for c in self.consumers:
+            if c.cursor < lo:
+                lo = c.cursor
+        if self._gop_start is not None and self._gop_start < lo:
+            lo = self._gop_start
+        k = lo - self.base
+        if k <= 0 or (k < TRIM_BATCH and k < len(self.ring)):
+            return
+        del self.ring[:k]
+        for wl in self._wires.values():
+            del wl[:k]
+        self.base += k
+        kf = self._keyframes
+        i = bisect.bisect_left(kf, self.base)
+        if i:
+            del kf[:i]
+
+    def _check_idle(self) -> None:
+        if self.idle and self._on_idle is not None:
+            self._on_idle(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Source({self.url!r}, publishing={self.publishing}, consumers={len(self.consumers)}, "
+            f"ring={len(self.ring)}, gop={self.gop_cache_size})"
+        )

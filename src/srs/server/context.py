@@ -1,0 +1,137 @@
+"""What every inbound adapter shares: current config, live sources, connections, ids.
+
+Built by :mod:`srs.app` (the composition root) and handed to the listeners. ``config`` is replaced
+as a whole on reload; adapters read it at decision points (a new connection, a new play/publish),
+never cache pieces of it across a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import string
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from srs.config import DEFAULT_VHOST, Config, VhostConfig
+from srs.media.jitter import JitterAlgorithm
+from srs.media.registry import SourceRegistry
+from srs.media.source import SourceSettings
+from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
+
+log = logging.getLogger("srs")
+
+_ID_CHARS = string.digits + string.ascii_lowercase
+
+
+def new_id(n: int = 8) -> str:
+    """SRS-style random id: ``n`` chars of ``[0-9a-z]`` (client ids, context ids, service id)."""
+    return "".join(secrets.choice(_ID_CHARS) for _ in range(n))
+
+
+class Connection(Protocol):
+    """A client connection any listener accepted (RTMP, HTTP stream, ...)."""
+
+    cid: str
+    ip: str
+
+    @property
+    def kind(self) -> str:
+        """SRS client type: ``rtmp-play``, ``flv-play``, ``fmle-publish``, ... or ``""`` while unknown."""
+        ...
+
+    def close(self, reason: str) -> None:
+        """Close now (kick, shutdown, policy)."""
+        ...
+
+
+def settings_from_vhost(v: VhostConfig | None) -> SourceSettings:
+    if v is None:
+        return SourceSettings()
+    p = v.play
+    return SourceSettings(
+        gop_cache=p.gop_cache,
+        gop_cache_max_frames=p.gop_cache_max_frames,
+        queue_length_ms=p.queue_length_ms,
+        time_jitter=JitterAlgorithm.parse(p.time_jitter),
+        atc=p.atc,
+        atc_auto=p.atc_auto,
+        mw_latency_ms=p.mw_latency_ms,
+        mw_msgs=p.mw_msgs,
+        reduce_sequence_header=p.reduce_sequence_header,
+    )
+
+
+@dataclass(slots=True)
+class ServerIdentity:
+    server_id: str
+    service_id: str
+    pid: int
+
+
+class ServerContext:
+    def __init__(self, config: Config, loop: asyncio.AbstractEventLoop, identity: ServerIdentity) -> None:
+        self.config = config
+        self.loop = loop
+        self.identity = identity
+        self.registry = SourceRegistry(loop.call_soon, self._settings_for)
+        self.connections: dict[str, Connection] = {}
+        self.started_at = time.time()
+        self.closing = False
+
+    # ------------------------------------------------------------- vhosts
+
+    def _settings_for(self, vhost: str) -> SourceSettings:
+        return settings_from_vhost(self.config.vhost(vhost))
+
+    def resolve_vhost(self, name: str) -> VhostConfig:
+        """SRS vhost lookup: exact name, else ``__defaultVhost__``, else NoVhost (2014)."""
+        v = self.config.vhost(name)
+        if v is None:
+            v = self.config.vhost(DEFAULT_VHOST)
+        if v is None:
+            raise SrsError(f"vhost {name!r} not found", ErrorCode.RTMP_VHOST_NOT_FOUND)
+        if not v.enabled:
+            raise AccessDeniedError(f"vhost {v.name!r} is disabled", ErrorCode.RTMP_VHOST_NOT_FOUND)
+        return v
+
+    # ------------------------------------------------------------- connections
+
+    def admit(self, conn: Connection) -> bool:
+        """Register a new connection unless ``max_connections`` is reached."""
+        if self.closing or len(self.connections) >= self.config.max_connections:
+            return False
+        self.connections[conn.cid] = conn
+        return True
+
+    def forget(self, conn: Connection) -> None:
+        if self.connections.get(conn.cid) is conn:
+            del self.connections[conn.cid]
+
+    def iter_connections(self) -> Iterator[Connection]:
+        return iter(list(self.connections.values()))
+
+    def close_all(self, reason: str) -> None:
+        for conn in self.iter_connections():
+            conn.close(reason)
+
+    def new_cid(self) -> str:
+        while True:
+            cid = new_id()
+            if cid not in self.connections:
+                return cid
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+Callback = Callable[[], None]

@@ -1,0 +1,133 @@
+"""HTTP-FLV live streaming: a chunked ``video/x-flv`` response fed by the shared fan-out.
+
+After aiohttp has sent the response headers, the player's batches go straight to the transport
+as HTTP/1.1 chunks (``writelines`` of the chunk-size line, the shared FLV tag bytes and CRLF): no
+copy, no per-message Python work. The response ends cleanly (terminating chunk) when the
+publisher leaves, when the player is kicked, or at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from srs.config import HttpRemuxConfig
+from srs.media.message import MediaMessage
+from srs.protocol.request import parse_http
+from srs.remux.flv import FlvWire, guess_av
+from srs.server.context import ServerContext
+from srs.server.mounts import MountMatch
+from srs.util.log import context_id
+
+log = logging.getLogger("srs")
+
+WRITE_HIGH_WATER = 1 << 20
+_CRLF = b"\r\n"
+_WIRES: dict[tuple[bool, bool, bool], FlvWire] = {}
+
+
+def flv_wire(has_audio: bool, has_video: bool, drop: bool) -> FlvWire:
+    k = (has_audio, has_video, drop)
+    w = _WIRES.get(k)
+    if w is None:
+        w = _WIRES[k] = FlvWire(has_audio, has_video, drop)
+    return w
+
+
+class HttpFlvSink:
+    """One HTTP-FLV player as a consumer sink."""
+
+    __slots__ = ("done", "remux", "sent", "transport")
+
+    def __init__(self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str]) -> None:
+        self.transport = transport
+        self.remux = remux
+        self.done = done
+        self.sent = 0
+
+    def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | None:
+        r = self.remux
+        has_audio, has_video = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
+        if not has_audio and not has_video:
+            return None  # SRS compat: no header (and no data) until there is audio or video
+        return flv_wire(has_audio, has_video, r.drop_if_not_match)
+
+    def write(self, bufs: list[bytes]) -> None:
+        total = sum(map(len, bufs))
+        if total == 0:
+            return
+        self.sent += total
+        self.transport.writelines([b"%x\r\n" % total, *bufs, _CRLF])
+
+    def writable(self) -> bool:
+        t = self.transport
+        return not t.is_closing() and t.get_write_buffer_size() < WRITE_HIGH_WATER
+
+    def on_unpublish(self) -> None:
+        if not self.done.done():
+            self.done.set_result("unpublished")
+
+    def on_limit_reached(self) -> None:
+        if not self.done.done():
+            self.done.set_result("limit")
+
+
+class FlvPlayer:
+    """The connection record of an HTTP-FLV player (for max_connections, kicks, shutdown)."""
+
+    def __init__(self, cid: str, ip: str, done: asyncio.Future[str]) -> None:
+        self.cid = cid
+        self.ip = ip
+        self._done = done
+
+    @property
+    def kind(self) -> str:
+        return "flv-play"
+
+    def close(self, reason: str) -> None:
+        if not self._done.done():
+            self._done.set_result(reason)
+
+
+async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch) -> web.StreamResponse:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    ip = str(peer[0]) if peer else ""
+    cid = ctx.new_cid()
+    context_id.set(cid)
+    req = parse_http(request.host, request.path, request.query_string, app=found.app, stream=found.stream, ip=ip)
+    vhost = found.vhost
+    req = req.with_vhost(vhost.name)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[str] = loop.create_future()
+    player = FlvPlayer(cid, ip, done)
+    if not ctx.admit(player):
+        log.warning("drop HTTP-FLV client ip=%s: exceed max_connections", ip)
+        raise web.HTTPServiceUnavailable(text='{"code":1074}', content_type="application/json")
+    try:
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "video/x-flv"
+        resp.enable_chunked_encoding()
+        resp.force_close()
+        await resp.prepare(request)
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return resp
+        src = ctx.registry.fetch_or_create(req.stream_url, vhost.name)
+        sink = HttpFlvSink(transport, vhost.http_remux, done)
+        consumer = src.create_consumer(sink)
+        log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
+        try:
+            reason = await done
+        finally:
+            consumer.close()
+        log.info("HTTP-FLV stop ip=%s url=%s (%s) sent=%d", ip, req.stream_url, reason, sink.sent)
+        if not transport.is_closing():
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await resp.write_eof()
+        return resp
+    finally:
+        ctx.forget(player)
