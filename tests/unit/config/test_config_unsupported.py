@@ -1,0 +1,70 @@
+"""Config.unsupported: one located line per used feature the server does not implement yet."""
+
+from __future__ import annotations
+
+import pytest
+
+from srs.config import parse_text
+from srs.config.unsupported import UNSUPPORTED
+
+TODAY = (
+    "listen 1935;\nchunk_size 4096;\npid ./x.pid;\ndaemon off;\nsrs_log_tank console;\nsrs_log_level warn;\n"
+    "srs_log_file ./x.log;\nutc_time on;\nmax_connections 10;\nserver_id abc;\nwork_dir ./;\n"
+    "http_api { enabled on; listen 1985; crossdomain on; }\n"
+    "http_server { enabled on; listen 8080; dir ./html; crossdomain off; }\n"
+    "vhost v { enabled on; min_latency on; tcp_nodelay on; chunk_size 128; in_ack_size 1; out_ack_size 2;\n"
+    " play { gop_cache off; queue_length 5; mw_latency 1; } publish { mr on; }\n"
+    " http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }\n"
+)
+
+
+def test_supported_today_reports_nothing() -> None:
+    assert parse_text(TODAY).unsupported == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("vhost v {\n hls { enabled on; }\n}\n", "u.conf:3: directive 'vhost.hls' is not supported yet"),
+        ("rtc_server {\n enabled on;\n}\n", "u.conf:2: directive 'rtc_server' is not supported yet"),
+        ("vhost v {\n mode remote;\n}\n", "u.conf:3: directive 'vhost.cluster' is not supported yet"),
+        (
+            "vhost v {\n ingest a { enabled on; }\n ingest b { enabled on; }\n}\n",
+            "u.conf:4: directive 'vhost.ingest' is not supported yet",
+        ),
+        ("pithy_print_ms 1000;\n", "u.conf:2: directive 'pithy_print_ms' is not supported yet"),
+        ("asprocess on;\ndaemon off;\n", "u.conf:2: directive 'asprocess' is not supported yet"),
+        ("stats { network 0; }\n", "u.conf:2: directive 'stats' is not supported yet"),
+        (
+            "http_api { enabled on; https { enabled on; } }\n",
+            "u.conf:2: directive 'http_api.https' is not supported yet",
+        ),
+    ],
+)
+def test_reported_with_location(text: str, line: str) -> None:
+    assert line in parse_text("listen 1935;\n" + text, filename="u.conf").unsupported
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "vhost v { hls { enabled off; } }\n",
+        "vhost v { hls { } }\n",
+        "rtc_server { enabled true; }\n",
+        "vhost v { cluster { mode local; } }\n",
+        "asprocess off;\n",
+        "stats { enabled off; }\n",
+    ],
+)
+def test_disabled_features_are_not_reported(text: str) -> None:
+    assert parse_text("listen 1935;\n" + text).unsupported == ()
+
+
+def test_env_enabled_feature_reported_once() -> None:
+    cfg = parse_text("listen 1935;\nvhost a { }\nvhost b { }\n", env={"SRS_VHOST_HLS_ENABLED": "on"})
+    assert cfg.unsupported == ("env SRS_VHOST_HLS_ENABLED: directive 'vhost.hls' is not supported yet",)
+
+
+def test_table_has_one_entry_per_path() -> None:
+    paths = [u.path for u in UNSUPPORTED]
+    assert len(paths) == len(set(paths))
