@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from srs import SIGNATURE, URL, VERSION
 from srs.app import App, setup_logging
-from srs.config import Config, ConfigError, load_config
+from srs.config import Config, ConfigError, check_not_full, load_config
 from srs.server.context import ServerIdentity, new_id
 from srs.util import log as srslog
 
@@ -204,10 +204,22 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 1
     if opts.test:
         print(f"srs: the config file {opts.config or '(env)'} syntax is ok")
+        for line in cfg.warnings:
+            print(f"srs: warning: {line}")
         for line in cfg.unsupported:
             print(f"srs: {line}")
+        try:
+            check_not_full(cfg)
+        except ConfigError as e:
+            # SRS's full.conf lists every directive: it loads and checks, but is never run.
+            print(f"srs: note: {e} - a reference file, srs refuses to run it")
         print(f"srs: config file {opts.config or '(env)'} test is successful")
         return 0
+    try:
+        check_not_full(cfg)
+    except ConfigError as e:
+        print(f"srs: config file {opts.config} error: {e}", file=sys.stderr)
+        return 1
     if cfg.work_dir and cfg.work_dir not in ("./", "."):
         os.chdir(cfg.work_dir)
     if cfg.daemon and not opts.env_only and not _under_supervisor(environ):

@@ -82,6 +82,8 @@ class ServerContext:
         self.connections: dict[str, Connection] = {}
         self.started_at = time.time()
         self.closing = False
+        # SRS's RTMP recv timeout: handshake + connect + play/publish must arrive within this.
+        self.identify_timeout_s = 30.0
 
     # ------------------------------------------------------------- vhosts
 

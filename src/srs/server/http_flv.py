@@ -120,11 +120,12 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         sink = HttpFlvSink(transport, vhost.http_remux, done)
         consumer = src.create_consumer(sink)
         log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
+        reason = "client closed"
         try:
             reason = await done
         finally:
             consumer.close()
-        log.info("HTTP-FLV stop ip=%s url=%s (%s) sent=%d", ip, req.stream_url, reason, sink.sent)
+            log.info("HTTP-FLV stop ip=%s url=%s (%s) sent=%d", ip, req.stream_url, reason, sink.sent)
         if not transport.is_closing():
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await resp.write_eof()

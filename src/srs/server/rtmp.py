@@ -30,7 +30,6 @@ from srs.util.log import context_id
 
 log = logging.getLogger("srs")
 
-IDENTIFY_TIMEOUT_S = 30.0  # SRS recv timeout: handshake + connect + play/publish must come in time
 REPUBLISH_WAIT_S = 180.0  # SRS waits 3 min on the connection for a republish / replay
 WRITE_HIGH_WATER = 1 << 20  # a player whose transport holds more than this waits in the ring
 TICK_S = 1.0
@@ -123,8 +122,8 @@ class RtmpConnection(asyncio.Protocol):
             self.transport.abort()
             return
         self.session = ServerSession(random_bytes=os.urandom, epoch_ms=now_ms())
-        self._deadline = self.ctx.loop.time() + IDENTIFY_TIMEOUT_S
-        self._arm_timer(IDENTIFY_TIMEOUT_S)
+        self._deadline = self.ctx.loop.time() + self.ctx.identify_timeout_s
+        self._arm_timer(self.ctx.identify_timeout_s)
         log.debug("RTMP client ip=%s:%d", self.ip, self.port)
 
     def data_received(self, data: bytes) -> None:
