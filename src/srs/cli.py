@@ -85,9 +85,20 @@ def parse_args(argv: Sequence[str]) -> Options:
     return o
 
 
-def _under_supervisor(env: Mapping[str, str]) -> bool:
-    """A process supervisor (systemd, docker, a parent with SRS_DAEMON=off) keeps us in the foreground."""
-    return bool(env.get("INVOCATION_ID") or env.get("NOTIFY_SOCKET")) or os.path.exists("/.dockerenv")
+def _in_docker(cfg: Config) -> bool:
+    return cfg.in_docker or os.path.exists("/.dockerenv")
+
+
+def stay_in_foreground(cfg: Config, env: Mapping[str, str]) -> bool:
+    """``daemon on`` is ignored under a supervisor: systemd, or docker (``disable_daemon_for_docker``).
+
+    ``SRS_DAEMON=off`` reaches here already applied to ``cfg.daemon`` by the env overrides.
+    """
+    if not cfg.daemon:
+        return True
+    if env.get("INVOCATION_ID") or env.get("NOTIFY_SOCKET"):
+        return True  # systemd runs us (Type=simple/notify): forking would look like an exit
+    return _in_docker(cfg) and cfg.disable_daemon_for_docker
 
 
 def acquire_pid_file(path: str) -> int | None:
@@ -222,7 +233,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return 1
     if cfg.work_dir and cfg.work_dir not in ("./", "."):
         os.chdir(cfg.work_dir)
-    if cfg.daemon and not opts.env_only and not _under_supervisor(environ):
+    if not opts.env_only and not stay_in_foreground(cfg, environ):
         daemonize()
     setup_logging(cfg, force_console=opts.env_only)
     try:
