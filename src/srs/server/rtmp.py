@@ -214,6 +214,8 @@ class RtmpConnection(asyncio.Protocol):
         v = cfg.vhost(req.vhost) or cfg.vhost("__defaultVhost__")
         chunk_size = v.chunk_size if v is not None else cfg.chunk_size
         out_ack = v.out_ack_size if v is not None else 2_500_000
+        if v is not None and v.in_ack_size:
+            self.session.in_ack_size = v.in_ack_size  # acknowledge even if the peer never sets a window
         sock = self.transport.get_extra_info("sockname") if self.transport else None
         server_ip = str(sock[0]) if sock else ""
         self.session.accept_connect(
