@@ -172,3 +172,34 @@ async def test_idle_sources_are_reaped(server) -> None:  # type: ignore[no-untyp
     assert len(server.ctx.registry) == 0
     assert server.ctx.registry.created == server.ctx.registry.reaped == 20
     assert not server.ctx.connections
+
+
+async def test_whole_command_sequence_in_one_write(server) -> None:  # type: ignore[no-untyped-def]
+    """A client that does not wait for replies: the held commands are answered after connect."""
+    import os
+    import time
+
+    from srs.protocol.rtmp.client import ClientSession
+    from srs.protocol.rtmp.events import StatusReceived
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.ports.rtmp)
+    s = ClientSession(random_bytes=os.urandom, epoch_ms=int(time.time() * 1000))
+    writer.writelines(s.data_to_send())
+    while not s.handshake_done:
+        s.receive_data(await asyncio.wait_for(reader.read(65536), 5))
+    writer.writelines(s.data_to_send())
+    s.connect(f"rtmp://127.0.0.1:{server.ports.rtmp}/live")
+    s.send_command("releaseStream", 2.0, None, "burst")
+    s.send_command("FCPublish", 3.0, None, "burst")
+    s.send_command("createStream", 4.0, None)
+    s.send_command("publish", 5.0, None, "burst", "live", stream_id=1, csid=5)
+    writer.write(b"".join(s.data_to_send()))  # everything in one TCP write
+    codes = []
+    deadline = time.monotonic() + 5
+    while "NetStream.Publish.Start" not in codes and time.monotonic() < deadline:
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        assert data
+        codes += [e.info.get("code") for e in s.receive_data(data) if isinstance(e, StatusReceived)]
+    assert "NetStream.Publish.Start" in codes
+    assert server.ctx.registry.find("/live/burst") is not None
+    writer.close()

@@ -225,6 +225,7 @@ class RtmpConnection(asyncio.Protocol):
             client_id=self.cid,
             pid=self.ctx.identity.pid,
         )
+        self._pending.extend(self.session.pending_events())  # messages held until we answered
 
     def _request(self, stream_name: str) -> Request:
         c = self._connect
@@ -258,6 +259,7 @@ class RtmpConnection(asyncio.Protocol):
         self._kind = "rtmp-play"
         self._set_nodelay(vhost.tcp_nodelay)
         self.session.start_play()
+        self._pending.extend(self.session.pending_events())
         self._flush_session()
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         self.source = src
@@ -293,6 +295,7 @@ class RtmpConnection(asyncio.Protocol):
         self._got_media = False
         self._publish_start_s = self.ctx.loop.time()
         self.session.accept_publish()
+        self._pending.extend(self.session.pending_events())
         self._disarm_timer()
         self._arm_timer(TICK_S)
         log.info("RTMP publish ip=%s url=%s type=%s param=%s", req.ip, req.stream_url, self._kind, req.param or "-")
