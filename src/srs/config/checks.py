@@ -161,7 +161,10 @@ def check_config(
     # listen: required (except env-only), each ip an IP literal and port > 0.
     listen_d = root.get("listen")
     if not cfg.env_only and not cfg.listen:
-        raise ConfigError("listen requires params", file=label_file, line=listen_d.line if listen_d else None)
+        # SRS says just "listen requires params"; without a listen directive we point at the
+        # file's first directive, so a bare include fragment (conf/include.vhost.conf) is located.
+        first = listen_d or next((d for d in root.children if d.file == label_file), None)
+        raise ConfigError("listen requires params", file=label_file, line=first.line if first else None)
     for ep in cfg.listen:
         where = listen_d if listen_d is not None else root
         if not ep.host_is_valid():

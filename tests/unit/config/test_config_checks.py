@@ -9,7 +9,7 @@ from srs.config import ConfigError, check_not_full, load_config, parse_text
 REFUSED = [
     ("empty conf", "", "conf is empty", None),
     ("only comments", "# nothing\n", "conf is empty", None),
-    ("listen required", "max_connections 10;\n", "listen requires params", None),
+    ("listen required", "max_connections 10;\n", "listen requires params", 1),
     ("listen ip invalid", "listen localhost:1935;\n", "listen.ip=localhost is invalid", 1),
     ("listen port invalid", "listen 0;\n", "listen.port=0 is invalid", 1),
     ("illegal root", "listen 1935;\nfoo bar;\n", "illegal directive foo", 2),
