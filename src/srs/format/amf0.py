@@ -98,7 +98,7 @@ class TypedObject(dict[str, Any]):
             return self.class_name == other.class_name and dict.__eq__(self, other)
         return dict.__eq__(self, other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 class XmlDocument(str):

@@ -141,7 +141,9 @@ class _Decoder:
             if count * size > self.end - self.pos:
                 raise _err("vector longer than the data")
             fmt = {0x0D: ">i", 0x0E: ">I", 0x0F: ">d"}[m]
-            vec = [float(x) for (x,) in struct.iter_unpack(fmt, self.data[self.need(count * size) : self.pos])]
+            vec = [
+                float(x) for (x,) in struct.iter_unpack(fmt, self.data[self.need(count * size) : self.pos])
+            ]
             self.objects.append(vec)
             return vec
         if m == 0x10:  # vector of objects
