@@ -58,9 +58,9 @@ class HttpListener:
     @property
     def port(self) -> int:
         assert self.site is not None
-        server = self.site._server
-        if server is not None and getattr(server, "sockets", None):
-            return int(server.sockets[0].getsockname()[1])
+        socks = getattr(self.site._server, "sockets", None)
+        if socks:
+            return int(socks[0].getsockname()[1])
         return self.endpoint.port
 
 
@@ -87,6 +87,7 @@ class App:
         self.http_api: HttpListener | None = None
         self._tick: asyncio.TimerHandle | None = None
         self.stopped = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.last_reload: ReloadResult | None = None
 
     # ------------------------------------------------------------------ start
@@ -220,7 +221,9 @@ class App:
         await self._start_http()
         for lst in old_listeners:
             # Keep the old runners alive until their connections end, then clean up.
-            self.ctx.loop.create_task(self._retire(lst))
+            task = self.ctx.loop.create_task(self._retire(lst))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _retire(self, lst: HttpListener) -> None:
         server = lst.runner.server

@@ -169,8 +169,12 @@ async def serve(app: App) -> int:
         if not stopping:
             stopping.append(loop.create_task(app.stop(graceful=graceful)))
 
+    reloads: set[asyncio.Task[object]] = set()
+
     def reload() -> None:
-        loop.create_task(app.reload())
+        task: asyncio.Task[object] = loop.create_task(app.reload())
+        reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(reloads.discard)
 
     loop.add_signal_handler(signal.SIGINT, stop, True)
     loop.add_signal_handler(signal.SIGTERM, stop, True)

@@ -28,7 +28,9 @@ class Running:
         return f"http://127.0.0.1:{self.ports.http}/{app}/{stream}.flv"
 
 
-async def start_app(tmp_path: Path, vhost_body: str = DEFAULT_VHOST_BODY, extra: str = "", **kw: object) -> Running:
+async def start_app(
+    tmp_path: Path, vhost_body: str = DEFAULT_VHOST_BODY, extra: str = "", **kw: object
+) -> Running:
     ports = Ports()
     conf = render_conf(ports, vhost_body=vhost_body, extra=extra, **kw)  # type: ignore[arg-type]
     conf = conf.replace("./objs/nginx/html", str(tmp_path / "html"))

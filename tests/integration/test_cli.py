@@ -19,10 +19,14 @@ from support.server import Ports, SrsProcess, render_conf
 SRS = [sys.executable, "-m", "srs"]
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("SRS_")}
     e.update(env or {})
-    return subprocess.run([*SRS, *args], capture_output=True, text=True, cwd=cwd, env=e, timeout=30, check=False)
+    return subprocess.run(
+        [*SRS, *args], capture_output=True, text=True, cwd=cwd, env=e, timeout=30, check=False
+    )
 
 
 def test_version_signature_help() -> None:
@@ -86,7 +90,9 @@ def test_env_only_mode(tmp_path: Path) -> None:
         SRS_VHOST_HTTP_REMUX_ENABLED="on",
         SRS_PID=str(tmp_path / "srs.pid"),
     )
-    p = subprocess.Popen([*SRS, "-e"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(
+        [*SRS, "-e"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         wait_port(rtmp)
         wait_port(http)
@@ -116,7 +122,9 @@ def test_pid_file_lock_signals_and_log_format(tmp_path: Path) -> None:
         srv.wait_log("reload ok")
         # log lines: [time][level][pid][cid] message
         line = next(ln for ln in srv.log().splitlines() if "started" in ln)
-        assert re.match(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\]\[Trace\]\[\d+\]\[[0-9a-z]*\] ", line), line
+        assert re.match(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\]\[Trace\]\[\d+\]\[[0-9a-z]*\] ", line), (
+            line
+        )
     finally:
         code = srv.stop(signal.SIGTERM)
     assert code == 0
@@ -135,7 +143,9 @@ def test_sigquit_fast_stop(tmp_path: Path) -> None:
 
 def test_log_to_file(tmp_path: Path) -> None:
     ports = Ports()
-    conf = render_conf(ports).replace("srs_log_tank        console;", "srs_log_tank file;\nsrs_log_file ./objs/x.log;")
+    conf = render_conf(ports).replace(
+        "srs_log_tank        console;", "srs_log_tank file;\nsrs_log_file ./objs/x.log;"
+    )
     srv = SrsProcess(tmp_path, conf, ports).start()
     try:
         log_file = tmp_path / "objs" / "x.log"
@@ -170,10 +180,16 @@ def test_daemon_on_runs_in_foreground_when_told(tmp_path: Path, daemon_env: str)
 
 def test_daemon_on_forks_to_background(tmp_path: Path) -> None:
     ports = Ports()
-    conf = render_conf(ports).replace("daemon              off;", "daemon on;\ndisable_daemon_for_docker off;")
+    conf = render_conf(ports).replace(
+        "daemon              off;", "daemon on;\ndisable_daemon_for_docker off;"
+    )
     conf_path = tmp_path / "d.conf"
     conf_path.write_text(conf)
-    e = {k: v for k, v in os.environ.items() if not k.startswith("SRS_") and k not in ("INVOCATION_ID", "NOTIFY_SOCKET")}
+    e = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("SRS_") and k not in ("INVOCATION_ID", "NOTIFY_SOCKET")
+    }
     r = subprocess.run([*SRS, "-c", str(conf_path)], cwd=tmp_path, env=e, timeout=20, capture_output=True)
     assert r.returncode == 0  # the foreground process returns at once
     wait_port(ports.rtmp)

@@ -79,7 +79,9 @@ async def test_cors_only_with_origin_and_options(server: Running) -> None:
         assert r.headers["Access-Control-Allow-Credentials"] == "false"
         r = await http.options(api, headers={"Origin": "http://x.com"})
         assert r.status == 200 and await r.read() == b""
-        flv = await http.get(f"http://127.0.0.1:{server.ports.http}/live/cors.flv", headers={"Origin": "http://y"})
+        flv = await http.get(
+            f"http://127.0.0.1:{server.ports.http}/live/cors.flv", headers={"Origin": "http://y"}
+        )
         assert flv.headers["Access-Control-Allow-Origin"] == "*"
         flv.close()
 
@@ -106,14 +108,41 @@ async def test_versions_and_summaries_shapes(server: Running) -> None:
             r = await http.get(f"http://127.0.0.1:{port}/api/v1/versions")
             body = await r.json()
             assert r.headers["Content-Type"].startswith("application/json")
-            assert body["code"] == 0 and body["data"] == {"major": 7, "minor": 0, "revision": 18, "version": "7.0.18"}
-            assert isinstance(body["server"], str) and isinstance(body["service"], str) and isinstance(body["pid"], str)
+            assert body["code"] == 0 and body["data"] == {
+                "major": 7,
+                "minor": 0,
+                "revision": 18,
+                "version": "7.0.18",
+            }
+            assert (
+                isinstance(body["server"], str)
+                and isinstance(body["service"], str)
+                and isinstance(body["pid"], str)
+            )
         r = await http.get(f"http://127.0.0.1:{server.ports.api}/api/v1/summaries")
         body = await r.json()
         d = body["data"]
         assert d["ok"] is True and isinstance(d["now_ms"], int)
-        assert set(d["self"]) == {"version", "pid", "ppid", "argv", "cwd", "mem_kbyte", "mem_percent", "cpu_percent", "srs_uptime"}
-        for k in ("cpu_percent", "mem_ram_kbyte", "cpus", "load_1m", "ilde_time", "conn_srs", "srs_send_bytes"):
+        assert set(d["self"]) == {
+            "version",
+            "pid",
+            "ppid",
+            "argv",
+            "cwd",
+            "mem_kbyte",
+            "mem_percent",
+            "cpu_percent",
+            "srs_uptime",
+        }
+        for k in (
+            "cpu_percent",
+            "mem_ram_kbyte",
+            "cpus",
+            "load_1m",
+            "ilde_time",
+            "conn_srs",
+            "srs_send_bytes",
+        ):
             assert k in d["system"]
         r = await http.get(f"http://127.0.0.1:{server.ports.api}/api/")
         assert (await r.json())["urls"] == {"v1": "the api version 1.0"}
@@ -123,7 +152,9 @@ async def test_api_shared_with_http_server_port(tmp_path: Path) -> None:
     r = await start_app(tmp_path)
     try:
         conf = r.app.config
-        cfg = dataclasses.replace(conf, http_api=dataclasses.replace(conf.http_api, listen=conf.http_server.listen))
+        cfg = dataclasses.replace(
+            conf, http_api=dataclasses.replace(conf.http_api, listen=conf.http_server.listen)
+        )
         assert (await r.app.reload(cfg)).ok
         assert r.app.http_api is None  # one listener serves both
         async with aiohttp.ClientSession() as http:

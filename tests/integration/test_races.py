@@ -54,7 +54,9 @@ async def flv_player(url: str, rng: random.Random) -> None:
         async with aiohttp.ClientSession() as http:
             resp = await http.get(url, timeout=aiohttp.ClientTimeout(total=2))
             with contextlib.suppress(asyncio.TimeoutError, TimeoutError):
-                await asyncio.wait_for(resp.content.read(rng.randrange(1, 50000)), rng.random() * 0.05 + 0.001)
+                await asyncio.wait_for(
+                    resp.content.read(rng.randrange(1, 50000)), rng.random() * 0.05 + 0.001
+                )
             resp.close()
 
 

@@ -20,7 +20,14 @@ from .conftest import Running, start_app
 AV = [t for t in flv_tags(clip("bbb.flv")) if t.tag_type != flv.TagType.SCRIPT]
 
 
-def conf_for(r: Running, *, rtmp: str | None = None, http: int | None = None, vhost_body: str = DEFAULT_VHOST_BODY, extra: str = "") -> str:
+def conf_for(
+    r: Running,
+    *,
+    rtmp: str | None = None,
+    http: int | None = None,
+    vhost_body: str = DEFAULT_VHOST_BODY,
+    extra: str = "",
+) -> str:
     ports = Ports.__new__(Ports)
     ports.rtmp, ports.http, ports.api = r.ports.rtmp, http or r.ports.http, r.ports.api
     text = render_conf(ports, vhost_body=vhost_body, extra=extra)
@@ -113,13 +120,21 @@ async def test_vhost_added_changed_removed(tmp_path: Path) -> None:
         await pub.publish("s?vhost=v2.test")
         src = r.ctx.registry.find("v2.test/live/s")
         assert src is not None
-        assert (src.settings.gop_cache, src.settings.queue_length_ms, src.settings.mw_latency_ms) == (False, 7000, 100)
+        assert (src.settings.gop_cache, src.settings.queue_length_ms, src.settings.mw_latency_ms) == (
+            False,
+            7000,
+            100,
+        )
         assert src.settings.time_jitter is JitterAlgorithm.ZERO
         # change the vhost: the running source gets the new play settings
         v2b = "vhost v2.test { play { gop_cache on; queue_length 12; mw_latency 200; time_jitter off; } }"
         res = await r.app.reload(parse_text(conf_for(r, extra=v2b)))
         assert res.ok and any(c.startswith("vhost ~v2.test") for c in res.changes)
-        assert (src.settings.gop_cache, src.settings.queue_length_ms, src.settings.mw_latency_ms) == (True, 12000, 200)
+        assert (src.settings.gop_cache, src.settings.queue_length_ms, src.settings.mw_latency_ms) == (
+            True,
+            12000,
+            200,
+        )
         assert src.settings.time_jitter is JitterAlgorithm.OFF
         # remove it: its clients are closed, the default vhost's keep going
         res = await r.app.reload(parse_text(conf_for(r)))

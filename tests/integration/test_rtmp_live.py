@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import aiohttp
 
@@ -20,7 +21,11 @@ def first_gop(tags: list[flv.FlvTag]) -> list[flv.FlvTag]:
     """Sequence headers plus the tags up to (not including) the second keyframe."""
     out, keys = [], 0
     for t in tags:
-        if t.tag_type == flv.TagType.VIDEO and flv.is_video_keyframe(t.body) and not flv.is_video_sequence_header(t.body):
+        if (
+            t.tag_type == flv.TagType.VIDEO
+            and flv.is_video_keyframe(t.body)
+            and not flv.is_video_sequence_header(t.body)
+        ):
             keys += 1
             if keys == 2:
                 break
@@ -63,9 +68,9 @@ async def test_player_receives_every_message_in_order(server) -> None:  # type: 
     # full jitter: per-kind timestamps keep their spacing
     vts = [m.timestamp for m in player.media if m.msg_type == 9]
     src_vts = [t.timestamp for t in AV_TAGS[:300] if t.tag_type == 9]
-    assert [b - a for a, b in zip(vts, vts[1:], strict=False)][5:] == [
-        b - a for a, b in zip(src_vts, src_vts[1:], strict=False)
-    ][5:]
+    assert [b - a for a, b in itertools.pairwise(vts)][5:] == [b - a for a, b in itertools.pairwise(src_vts)][
+        5:
+    ]
     await pub.close()
     await player.close()
 
@@ -138,7 +143,9 @@ async def test_http_flv_player_gets_flv_and_ends_when_publisher_leaves(server) -
     assert header.has_audio and header.has_video
     # the player waited for the publisher, so it got everything in publish order
     assert tags[0].tag_type == flv.TagType.SCRIPT
-    assert [t.body for t in tags[1:]] == [t.body for t in first_gop(AVATAR) if t.tag_type != flv.TagType.SCRIPT]
+    assert [t.body for t in tags[1:]] == [
+        t.body for t in first_gop(AVATAR) if t.tag_type != flv.TagType.SCRIPT
+    ]
     md = amf0.decode_all(tags[0].body)
     assert md[0] == "onMetaData" and md[1]["server"] == SIGNATURE
 

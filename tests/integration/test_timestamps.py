@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from srs.format import flv
@@ -48,8 +50,8 @@ async def test_timestamps_stay_monotonic(tmp_path, start: int, jitter: str) -> N
             else:
                 # full jitter re-bases at zero and keeps each delta
                 assert ts[0] < 1000
-                assert [b - a for a, b in zip(ts, ts[1:], strict=False)][3:] == [
-                    b - a for a, b in zip(src, src[1:], strict=False)
+                assert [b - a for a, b in itertools.pairwise(ts)][3:] == [
+                    b - a for a, b in itertools.pairwise(src)
                 ][3:]
         await pub.close()
         await player.close()

@@ -23,7 +23,9 @@ from srs.protocol.rtmp.events import (
 
 
 class RtmpClient:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: ClientSession) -> None:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: ClientSession
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.session = session
@@ -123,7 +125,9 @@ class RtmpClient:
             self.session.send_media(tag_type, timestamp, payload)
         self._flush()
 
-    async def send_tags(self, tags: Iterable[flv.FlvTag], *, realtime: bool = False, speed: float = 1.0) -> None:
+    async def send_tags(
+        self, tags: Iterable[flv.FlvTag], *, realtime: bool = False, speed: float = 1.0
+    ) -> None:
         start = time.monotonic()
         first: int | None = None
         for tag in tags:

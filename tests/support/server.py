@@ -8,13 +8,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from support.net import free_ports, wait_port
 
 BASE_CONF = """
-listen              {rtmp};
+listen              {listen};
 max_connections     {max_connections};
 daemon              off;
 srs_log_tank        console;
@@ -55,9 +55,12 @@ def render_conf(
     extra: str = "",
     max_connections: int = 1000,
     log_level: str = "trace",
+    listen: str | None = None,
 ) -> str:
+    """``listen`` replaces the RTMP listen line's value (default: ``ports.rtmp``), e.g.
+    ``f"{p.rtmp} [::]:{p.rtmp}"``; keep ``ports.rtmp`` on IPv4 in it, ``start()`` waits for it."""
     return BASE_CONF.format(
-        rtmp=ports.rtmp,
+        listen=listen if listen is not None else ports.rtmp,
         http=ports.http,
         api=ports.api,
         vhost_body=vhost_body,
@@ -128,11 +131,37 @@ class SrsProcess:
             time.sleep(0.05)
         raise TimeoutError(f"{needle!r} not in log:\n{self.log()}")
 
-    def rtmp_url(self, stream: str = "livestream", app: str = "live") -> str:
-        return f"rtmp://127.0.0.1:{self.ports.rtmp}/{app}/{stream}"
+    def count_log(self, needle: str) -> int:
+        return self.log().count(needle)
+
+    def wait_players(self, stream: str, n: int = 1, app: str = "live", timeout_s: float = 10.0) -> None:
+        """Wait until ``n`` players (RTMP or HTTP-FLV) of ``/app/stream`` are registered (server log)."""
+        needle = f"url=/{app}/{stream} "
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            lines = [ln for ln in self.log().splitlines() if " play ip=" in ln and needle in ln]
+            if len(lines) >= n:
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"{n} players of /{app}/{stream} not in log:\n{self.log()}")
+
+    def rtmp_url(
+        self,
+        stream: str = "livestream",
+        app: str = "live",
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+    ) -> str:
+        h = f"[{host}]" if ":" in host else host
+        return f"rtmp://{h}:{port or self.ports.rtmp}/{app}/{stream}"
 
     def flv_url(self, stream: str = "livestream", app: str = "live") -> str:
         return f"http://127.0.0.1:{self.ports.http}/{app}/{stream}.flv"
+
+
+StartServer = Callable[..., SrsProcess]
+"""The interop fixture ``start_srs(vhost_body=..., listen=..., extra=..., ports=...)``."""
 
 
 @contextlib.asynccontextmanager

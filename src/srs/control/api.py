@@ -53,7 +53,12 @@ def handler(ctx: ServerContext, fn: Endpoint) -> Callable[[web.Request], Awaitab
 def versions(ctx: ServerContext, request: web.Request) -> Body:
     return envelope(
         ctx,
-        data={"major": VERSION_MAJOR, "minor": VERSION_MINOR, "revision": VERSION_REVISION, "version": VERSION},
+        data={
+            "major": VERSION_MAJOR,
+            "minor": VERSION_MINOR,
+            "revision": VERSION_REVISION,
+            "version": VERSION,
+        },
     )
 
 

@@ -353,7 +353,10 @@ class Source:
         cur = c.cursor
         base = self.base
         ring = self.ring
-        if cur < head and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms:
+        if (
+            cur < head
+            and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms
+        ):
             cur = self._drop(c, head)
         if c.paused:
             return

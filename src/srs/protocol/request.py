@@ -77,7 +77,9 @@ def stream_url(vhost: str, app: str, stream: str) -> str:
 
 
 def _default_port(schema: str) -> int:
-    return {"rtmp": 1935, "http": 80, "https": 443, "rtmps": 443, "srt": 10080, "webrtc": 1985}.get(schema, 1935)
+    return {"rtmp": 1935, "http": 80, "https": 443, "rtmps": 443, "srt": 10080, "webrtc": 1985}.get(
+        schema, 1935
+    )
 
 
 def discover(tc_url: str, stream: str) -> tuple[str, str, int, str, str, str, str]:

@@ -42,7 +42,7 @@ def media_from_rtmp(msg_type: int, timestamp: int, payload: bytes) -> MediaMessa
             payload,
             keyframe=info.is_keyframe,
             sequence_header=info.is_sequence_header,
-            codec=int(info.codec),
+            codec=int(info.codec) if info.codec is not None else 0,
         )
     if msg_type == AUDIO:
         try:
@@ -50,7 +50,11 @@ def media_from_rtmp(msg_type: int, timestamp: int, payload: bytes) -> MediaMessa
         except ParseError:
             return MediaMessage(AUDIO, timestamp, payload)
         return MediaMessage(
-            AUDIO, timestamp, payload, sequence_header=ainfo.is_sequence_header, codec=int(ainfo.codec)
+            AUDIO,
+            timestamp,
+            payload,
+            sequence_header=ainfo.is_sequence_header,
+            codec=int(ainfo.codec),
         )
     return None
 

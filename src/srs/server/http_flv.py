@@ -43,7 +43,9 @@ class HttpFlvSink:
 
     __slots__ = ("done", "remux", "sent", "transport")
 
-    def __init__(self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str]) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str]
+    ) -> None:
         self.transport = transport
         self.remux = remux
         self.done = done
@@ -51,7 +53,9 @@ class HttpFlvSink:
 
     def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | None:
         r = self.remux
-        has_audio, has_video = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
+        has_audio, has_video = guess_av(
+            first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av
+        )
         if not has_audio and not has_video:
             return None  # SRS compat: no header (and no data) until there is audio or video
         return flv_wire(has_audio, has_video, r.drop_if_not_match)
@@ -98,7 +102,9 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     ip = str(peer[0]) if peer else ""
     cid = ctx.new_cid()
     context_id.set(cid)
-    req = parse_http(request.host, request.path, request.query_string, app=found.app, stream=found.stream, ip=ip)
+    req = parse_http(
+        request.host, request.path, request.query_string, app=found.app, stream=found.stream, ip=ip
+    )
     vhost = found.vhost
     req = req.with_vhost(vhost.name)
     loop = asyncio.get_running_loop()

@@ -117,7 +117,9 @@ class RtmpConnection(asyncio.Protocol):
             self.transport.abort()  # SRS compat: load-balancer probes are dropped silently
             return
         if not self.ctx.admit(self):
-            log.warning("drop client ip=%s: exceed max_connections=%d", self.ip, self.ctx.config.max_connections)
+            log.warning(
+                "drop client ip=%s: exceed max_connections=%d", self.ip, self.ctx.config.max_connections
+            )
             self._closed = True
             self.transport.abort()
             return
@@ -285,7 +287,9 @@ class RtmpConnection(asyncio.Protocol):
             src.publish(self)
         except StreamBusyError as busy:
             # SRS closes the connection (1028); we say why first, so ffmpeg/OBS print a clear reason.
-            self.session.send_status("error", "NetStream.Publish.BadName", f"Stream {req.stream_url} is busy (1028)")
+            self.session.send_status(
+                "error", "NetStream.Publish.BadName", f"Stream {req.stream_url} is busy (1028)"
+            )
             self._flush_session()
             if src.idle:
                 self.ctx.registry._reap(src)
@@ -298,7 +302,9 @@ class RtmpConnection(asyncio.Protocol):
         self._pending.extend(self.session.pending_events())
         self._disarm_timer()
         self._arm_timer(TICK_S)
-        log.info("RTMP publish ip=%s url=%s type=%s param=%s", req.ip, req.stream_url, self._kind, req.param or "-")
+        log.info(
+            "RTMP publish ip=%s url=%s type=%s param=%s", req.ip, req.stream_url, self._kind, req.param or "-"
+        )
 
     # ------------------------------------------------------------------ media in
 

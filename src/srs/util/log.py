@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 context_id: ContextVar[str] = ContextVar("srs_cid", default="")
 
@@ -56,7 +56,7 @@ class SrsFormatter(logging.Formatter):
         self.pid = os.getpid()
 
     def format(self, record: logging.LogRecord) -> str:
-        tz = timezone.utc if self.utc else None
+        tz = UTC if self.utc else None
         t = datetime.fromtimestamp(record.created, tz)
         stamp = t.strftime("%Y-%m-%d %H:%M:%S.") + f"{int(record.msecs):03d}"
         cid = getattr(record, "cid", None) or context_id.get()
@@ -74,7 +74,9 @@ class _CidFilter(logging.Filter):
         return True
 
 
-def setup(*, tank: str = "console", file: str = "", level: int = logging.INFO, utc: bool = False) -> logging.Handler:
+def setup(
+    *, tank: str = "console", file: str = "", level: int = logging.INFO, utc: bool = False
+) -> logging.Handler:
     """(Re)configure the ``srs`` logger; returns the installed handler."""
     root = logging.getLogger(LOGGER_NAME)
     for h in list(root.handlers):

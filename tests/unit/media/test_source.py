@@ -258,7 +258,7 @@ def test_messages_of_one_read_are_flushed_together() -> None:
 
 
 def test_second_publisher_is_refused_first_keeps_going() -> None:
-    src, loop = make()
+    src, _loop = make()
     src.publish("a")
     with pytest.raises(StreamBusyError) as e:
         src.publish("b")
