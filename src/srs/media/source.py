@@ -353,12 +353,16 @@ class Source:
         cur = c.cursor
         base = self.base
         ring = self.ring
-        if (
-            cur < head
-            and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms
-        ):
-            cur = self._drop(c, head)
-        if c.paused:
+        if c.paused or not c.sink.writable():
+            # Only a player that cannot take its data is "too slow": it waits in the ring, and once
+            # its queue spans more than queue_length of media it jumps to the latest keyframe.
+            if (
+                cur < head
+                and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms
+            ):
+                self._drop(c, head)
+            if not c.paused and (c.cursor < head or c.prefix):
+                self._backlog = True
             return
         if c.wait_keyframe:
             i = bisect.bisect_left(self._keyframes, cur)
@@ -370,10 +374,6 @@ class Source:
                 c.dropped_msgs += head - cur
                 c.cursor = head
                 return
-        if not c.sink.writable():
-            if cur < head or c.prefix:
-                self._backlog = True
-            return
         limited = False
         if c.limit_ms is not None:
             head, limited = self._limit_head(c, cur, head)
