@@ -27,36 +27,28 @@ _DATA_CSID = media_csid(DATA)
 
 def media_from_rtmp(msg_type: int, timestamp: int, payload: bytes) -> MediaMessage | None:
     """Classify an RTMP audio/video message; ``None`` when it carries nothing to forward."""
-    if not payload:
+    if not payload or (msg_type != VIDEO and msg_type != AUDIO):
         return None
-    if msg_type == VIDEO:
-        try:
-            info = flv.parse_video(payload)
-        except ParseError:
-            # Unknown or truncated video: forward as-is (SRS forwards what it cannot parse), but it
-            # can neither start a GOP nor be taken for a sequence header.
-            return MediaMessage(VIDEO, timestamp, payload)
-        return MediaMessage(
-            VIDEO,
-            timestamp,
-            payload,
-            keyframe=info.is_keyframe,
-            sequence_header=info.is_sequence_header,
-            codec=int(info.codec) if info.codec is not None else 0,
-        )
-    if msg_type == AUDIO:
-        try:
-            ainfo = flv.parse_audio(payload)
-        except ParseError:
-            return MediaMessage(AUDIO, timestamp, payload)
-        return MediaMessage(
-            AUDIO,
-            timestamp,
-            payload,
-            sequence_header=ainfo.is_sequence_header,
-            codec=int(ainfo.codec),
-        )
-    return None
+    codec: int | None
+    try:
+        if msg_type == VIDEO:
+            v = flv.parse_video(payload)
+            keyframe, sequence_header, codec = v.is_keyframe, v.is_sequence_header, v.codec
+        else:
+            a = flv.parse_audio(payload)
+            keyframe, sequence_header, codec = False, a.is_sequence_header, a.codec
+    except ParseError:
+        # Unknown or truncated: forwarded as-is (SRS forwards what it cannot parse), but it can
+        # neither start a GOP nor be taken for a sequence header.
+        return MediaMessage(msg_type, timestamp, payload)
+    return MediaMessage(
+        msg_type,
+        timestamp,
+        payload,
+        keyframe=keyframe,
+        sequence_header=sequence_header,
+        codec=int(codec) if codec is not None else 0,
+    )
 
 
 def metadata_from_values(timestamp: int, values: list[Any]) -> tuple[MediaMessage, bool] | None:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Coroutine, Sequence
 from typing import Any, cast
 
+from srs.config import VhostConfig
 from srs.media.consumer import Consumer
 from srs.media.message import MediaMessage
 from srs.media.source import Source
@@ -25,7 +26,7 @@ from srs.protocol.rtmp import events as ev
 from srs.protocol.rtmp.server import ServerSession
 from srs.remux.rtmp import RtmpWire, media_from_rtmp, metadata_from_values
 from srs.server.context import ServerContext, now_ms
-from srs.util.errors import SrsError, StreamBusyError
+from srs.util.errors import ErrorCode, SrsError, StreamBusyError
 from srs.util.log import context_id
 
 log = logging.getLogger("srs")
@@ -251,15 +252,20 @@ class RtmpConnection(asyncio.Protocol):
             except OSError:
                 pass
 
-    async def _on_play(self, e: ev.PlayRequested) -> None:
-        req = self._request(e.stream_name)
+    def _identify(self, stream_name: str, kind: str) -> tuple[Request, VhostConfig]:
+        """Resolve the request and its vhost (SRS: NoVhost / disabled vhost reject the client)."""
+        req = self._request(stream_name)
         if not req.stream:
-            raise SrsError("empty stream name")
+            raise SrsError("empty stream name", ErrorCode.RTMP_STREAM_NAME_EMPTY)
         vhost = self.ctx.resolve_vhost(req.vhost)
         req = req.with_vhost(vhost.name)
         self.request = req
-        self._kind = "rtmp-play"
+        self._kind = kind
         self._set_nodelay(vhost.tcp_nodelay)
+        return req, vhost
+
+    async def _on_play(self, e: ev.PlayRequested) -> None:
+        req, vhost = self._identify(e.stream_name, "rtmp-play")
         self.session.start_play()
         self._pending.extend(self.session.pending_events())
         self._flush_session()
@@ -274,14 +280,7 @@ class RtmpConnection(asyncio.Protocol):
         )
 
     async def _on_publish(self, e: ev.PublishRequested) -> None:
-        req = self._request(e.stream_name)
-        if not req.stream:
-            raise SrsError("empty stream name")
-        vhost = self.ctx.resolve_vhost(req.vhost)
-        req = req.with_vhost(vhost.name)
-        self.request = req
-        self._kind = e.client_type.value if hasattr(e.client_type, "value") else str(e.client_type)
-        self._set_nodelay(vhost.tcp_nodelay)
+        req, vhost = self._identify(e.stream_name, str(e.client_type))
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         try:
             src.publish(self)
@@ -291,8 +290,6 @@ class RtmpConnection(asyncio.Protocol):
                 "error", "NetStream.Publish.BadName", f"Stream {req.stream_url} is busy (1028)"
             )
             self._flush_session()
-            if src.idle:
-                self.ctx.registry._reap(src)
             raise busy
         self.source = src
         self.publishing = True
