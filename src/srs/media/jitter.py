@@ -40,16 +40,18 @@ class JitterAlgorithm(Enum):
 class Jitter:
     """Corrects timestamps of one source timeline."""
 
-    __slots__ = ("_last_correct", "_last_pkt", "_step_next")
+    __slots__ = ("_last_correct", "_last_pkt", "_max_correct", "_step_next")
 
     def __init__(self) -> None:
         self._last_pkt = 0  # last original timestamp seen (SRS last_pkt_time)
         self._last_correct = -1  # last corrected timestamp (SRS last_pkt_correct_time)
+        self._max_correct = -1  # largest corrected timestamp so far
         self._step_next = False
 
     def reset(self) -> None:
         self._last_pkt = 0
         self._last_correct = -1
+        self._max_correct = -1
         self._step_next = False
 
     def correct(self, msg: MediaMessage, algorithm: JitterAlgorithm) -> MediaMessage:
@@ -69,6 +71,8 @@ class Jitter:
             delta = DEFAULT_FRAME_TIME_MS
             self._step_next = False
         self._last_correct = max(0, self._last_correct + delta)
+        if self._last_correct > self._max_correct:
+            self._max_correct = self._last_correct
         self._last_pkt = time
         return msg.with_timestamp(self._last_correct)
 
@@ -83,7 +87,9 @@ class Jitter:
             self.reset()
         elif algorithm is JitterAlgorithm.FULL and self._last_correct >= 0:
             # Whatever the new encoder starts at, its first packet is one default frame step after
-            # the last one players saw: the timeline never goes back on republish.
+            # the latest one players saw (not the last: encoders end with an end-of-sequence tag
+            # stamped before their last audio frame), so no stream of the timeline goes back.
+            self._last_correct = self._max_correct
             self._step_next = True
 
     @property

@@ -69,6 +69,9 @@ class Source:
         # the ring
         self.ring: list[MediaMessage] = []
         self.base = 0  # sequence number of ring[0]
+        # Position of each ring message on the A/V timeline (metadata is stamped 0 on the wire but
+        # sits at the current A/V time): queue lengths and play durations are measured on it.
+        self._times: list[int] = []
         self._wires: dict[Hashable, list[bytes]] = {}
         self._wire_users: dict[Hashable, int] = {}
         self._keyframes: list[int] = []  # sequence numbers of video keyframes in the ring
@@ -195,6 +198,7 @@ class Source:
         self._last_ts = msg.timestamp
         seq = self.head
         self.ring.append(msg)
+        self._times.append(msg.timestamp)
         if not msg.sequence_header:
             if msg.keyframe and msg.kind == VIDEO:
                 self._keyframes.append(seq)
@@ -214,13 +218,14 @@ class Source:
             and self.metadata.payload == msg.payload
         ):
             return
-        # Metadata is stamped with the current position of the timeline (SRS's full jitter stamps
-        # it 0, which would look like a jump back in the shared ring).
-        msg = msg.with_timestamp(self._last_ts)
+        # SRS compat: metadata goes out stamped 0. FFmpeg's FLV demuxer takes an onMetaData with any
+        # other timestamp for a data stream (players then show a phantom "Subtitle: text" stream).
+        msg = msg.with_timestamp(0)
         self.metadata = msg
         self.msgs_in += 1
         self.bytes_in += len(msg.payload)
         self.ring.append(msg)
+        self._times.append(self._last_ts)
         self._after_append(msg.timestamp)
 
     def _after_append(self, ts: int) -> None:
@@ -277,11 +282,11 @@ class Source:
         if self.publisher is not None:
             if self.settings.gop_cache and self._gop_start is not None:
                 cursor = self._gop_start
-            start_ts = self.ring[cursor - self.base].timestamp if cursor < head else self._last_ts
+            start_ts = self._times[cursor - self.base] if cursor < head else self._last_ts
             # SRS SrsMetaCache::dumps order: metadata, audio sh (unless MP3), video sh; stamped with
             # the start of what follows so the newcomer's timeline does not jump.
             if self.metadata is not None:
-                prefix.append(self.metadata.with_timestamp(start_ts))
+                prefix.append(self.metadata)
             if self.audio_sh is not None:
                 prefix.append(self.audio_sh.with_timestamp(start_ts))
             if self.video_sh is not None:
@@ -353,13 +358,11 @@ class Source:
         cur = c.cursor
         base = self.base
         ring = self.ring
+        times = self._times
         if c.paused or not c.sink.writable():
             # Only a player that cannot take its data is "too slow": it waits in the ring, and once
             # its queue spans more than queue_length of media it jumps to the latest keyframe.
-            if (
-                cur < head
-                and ring[head - 1 - base].timestamp - ring[cur - base].timestamp > self.settings.queue_length_ms
-            ):
+            if cur < head and times[head - 1 - base] - times[cur - base] > self.settings.queue_length_ms:
                 self._drop(c, head)
             if not c.paused and (c.cursor < head or c.prefix):
                 self._backlog = True
@@ -418,7 +421,7 @@ class Source:
         if start is None:
             if cur >= head:
                 return head, False
-            start = c.start_ts = self.ring[cur - base].timestamp
+            start = c.start_ts = self._times[cur - base]
         end = start + c.limit_ms
         for seq in range(cur, head):  # linear, but only for the rare players with a duration
             m = self.ring[seq - base]
@@ -454,6 +457,7 @@ class Source:
         if k <= 0 or (k < TRIM_BATCH and k < len(self.ring)):
             return
         del self.ring[:k]
+        del self._times[:k]
         for wl in self._wires.values():
             del wl[:k]
         self.base += k

@@ -139,7 +139,8 @@ def test_newcomer_gets_metadata_sequence_headers_then_gop() -> None:
     # SRS order: metadata, audio sequence header, video sequence header, then the GOP.
     assert kinds[:3] == [(DATA, False), (AUDIO, True), (VIDEO, True)]
     assert sink.first[3].keyframe and sink.first[3].timestamp == 1000
-    assert all(m.timestamp == 1000 for m in sink.first[:3])  # re-timed to the GOP start
+    assert sink.first[0].timestamp == 0  # metadata always goes out stamped 0 (SRS; FFmpeg needs it)
+    assert all(m.timestamp == 1000 for m in sink.first[1:3])  # headers re-timed to the GOP start
     assert len(sink.first) == 3 + 6
     assert c.cursor == src.head
 
@@ -440,6 +441,30 @@ def test_jitter_algorithms(algorithm: JitterAlgorithm, inputs: list[int], expect
 
 def test_jitter_full_stamps_metadata_zero() -> None:
     assert Jitter().correct(meta(), JitterAlgorithm.FULL).timestamp == 0
+
+
+def test_republish_steps_from_the_latest_timestamp_not_the_last() -> None:
+    j = Jitter()
+    out = [
+        j.correct(m, JitterAlgorithm.FULL).timestamp
+        for m in (video(0), audio(40), video(80), audio(120), video(100))
+    ]
+    assert out[-1] == 100  # an encoder's end-of-sequence tag, stamped before its last audio
+    j.on_republish(JitterAlgorithm.FULL)
+    assert j.correct(video(0), JitterAlgorithm.FULL).timestamp == 130  # 10 ms after 120, not after 100
+
+
+def test_metadata_in_the_ring_does_not_count_as_lag() -> None:
+    src, loop = make(replace(REALTIME, queue_length_ms=1000, time_jitter=JitterAlgorithm.OFF))
+    src.publish("p")
+    sink = FakeSink(writable=False)
+    c = src.create_consumer(sink)
+    publish_gop(src, 5000, frames=2)
+    src.on_metadata(meta())  # stamped 0 on the wire, at 5045 on the A/V timeline
+    c.cursor = src.head - 1  # the slow player's queue starts at the metadata
+    publish_gop(src, 5200, frames=5)
+    loop.run()
+    assert c.drops == 0  # the queue spans ~360 ms of media, not 5 s
 
 
 @pytest.mark.parametrize("algorithm", [JitterAlgorithm.OFF, JitterAlgorithm.FULL])
