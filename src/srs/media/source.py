@@ -94,7 +94,7 @@ class Source:
         self._pending_start_ts = 0
         self._flush_scheduled = False
         self._backlog = False  # a consumer could not take its data at the last flush
-        self._last_flush_ms = 0  # wall clock, from tick()
+        self._pending_since_ms: int | None = None  # wall clock (from tick) when data started waiting
         # counters (read by stats)
         self.msgs_in = 0
         self.bytes_in = 0
@@ -321,6 +321,7 @@ class Source:
         """Deliver everything pending to every consumer (the merged write)."""
         self._flush_scheduled = False
         self._pending = 0
+        self._pending_since_ms = None
         self._backlog = False
         head = self.head
         for c in self.consumers[:]:
@@ -328,12 +329,15 @@ class Source:
         self._trim()
 
     def tick(self, now_ms: int) -> None:
-        """Wall-clock housekeeping: retry backed-up players, flush when timestamps stall."""
-        if self._backlog or (
-            self._pending and now_ms - self._last_flush_ms >= max(self.settings.mw_latency_ms, 100)
-        ):
+        """Wall-clock housekeeping: retry backed-up players; flush data that waited ``mw_latency``
+        of wall time (a publisher whose timestamps do not advance never fills a merged write)."""
+        if self._backlog:
             self.flush()
-        self._last_flush_ms = now_ms
+        elif self._pending:
+            if self._pending_since_ms is None:
+                self._pending_since_ms = now_ms
+            elif now_ms - self._pending_since_ms >= self.settings.mw_latency_ms:
+                self.flush()
 
     def _wire_list(self, wire: WireFormat) -> list[bytes]:
         key = wire.key

@@ -420,6 +420,23 @@ def test_tick_retries_backed_up_players() -> None:
     assert len(sink.buffers) == 10
 
 
+def test_tick_flushes_when_timestamps_do_not_advance() -> None:
+    src, loop = make(SourceSettings(mw_latency_ms=350, mw_msgs=8, time_jitter=JitterAlgorithm.OFF))
+    src.publish("p")
+    sink = FakeSink()
+    src.create_consumer(sink)
+    loop.run()
+    for _ in range(5):
+        src.on_message(video(1000, key=True))  # a broken encoder: every frame at the same time
+    loop.run()
+    assert sink.buffers == []  # no merged write: 0 ms of media, 5 messages
+    src.tick(10_000)
+    src.tick(10_200)
+    assert sink.buffers == []  # waiting for less than mw_latency of wall time
+    src.tick(10_400)
+    assert len(sink.buffers) == 5
+
+
 # ---------------------------------------------------------------------- jitter
 
 
