@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from srs import SIGNATURE
 from srs.config import Config, ConfigError, Endpoint, diff, load_config
+from srs.control import api
 from srs.server.context import ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.http import ensure_dir, make_app
 from srs.server.rtmp import serve_rtmp
@@ -124,13 +125,22 @@ class App:
         assert self.ctx is not None
         c = self.config
         shared = self._api_shared()
+        ctx = self.ctx
+
+        def full_api(index: bool) -> Callable[[web.Application], None]:
+            return lambda app: api.add_routes(app, ctx, index=index)
+
+        def versions_only(app: web.Application) -> None:
+            # SRS compat: /api/v1/versions is always answered on the HTTP server port (readiness probe).
+            app.router.add_route("*", "/api/v1/versions", api.handler(ctx, api.versions))
+
         if c.http_server.enabled:
             ensure_dir(c.http_server.dir)
-            app = make_app(self.ctx, streams=True, api_routes=shared)
+            app = make_app(ctx, streams=True, routes=full_api(False) if shared else versions_only)
             self.http_server = HttpListener(app, c.http_server.listen)
             await self.http_server.start()
         if c.http_api.enabled and not shared:
-            app = make_app(self.ctx, streams=False, api_routes=True)
+            app = make_app(ctx, streams=False, routes=full_api(True))
             self.http_api = HttpListener(app, c.http_api.listen)
             await self.http_api.start()
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from aiohttp import web
 
 from srs import SIGNATURE
-from srs.control import api
 from srs.server.context import ServerContext
 from srs.server.http_flv import serve_flv
 from srs.server.mounts import match_stream
@@ -145,15 +144,15 @@ async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
-def make_app(ctx: ServerContext, *, streams: bool, api_routes: bool) -> web.Application:
+def make_app(
+    ctx: ServerContext, *, streams: bool, routes: Callable[[web.Application], None] | None = None
+) -> web.Application:
+    """An aiohttp app for one listener; ``routes`` adds the API's (the app layer wires them)."""
     app = web.Application(middlewares=[srs_headers], client_max_size=1 << 20)
     app[CTX] = ctx
     app.on_response_prepare.append(on_prepare)
-    if api_routes:
-        api.add_routes(app, ctx, index=not streams)
-    elif streams:
-        # SRS compat: /api/v1/versions is always answered on the HTTP server port (readiness probe).
-        app.router.add_route("*", "/api/v1/versions", api.handler(ctx, api.versions))
+    if routes is not None:
+        routes(app)
     if streams:
         app.router.add_route("*", "/{tail:.*}", serve_stream_or_static)
     return app
