@@ -7,6 +7,7 @@ Window Acknowledgement Size, User Control (ping) and Acknowledgement are handled
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from srs.protocol.rtmp.chunk import ChunkReader, RawMessage, encode_message
@@ -39,7 +40,7 @@ from srs.util.errors import LocalProtocolError, SrsError
 _ACK_SEQUENCE_RESET = 0xF0000000
 
 
-class RtmpConnection:
+class RtmpConnection(ABC):
     """Base of :class:`~srs.protocol.rtmp.server.ServerSession` and the client session."""
 
     def __init__(self, *, max_message_size: int, in_ack_size: int) -> None:
@@ -174,8 +175,9 @@ class RtmpConnection:
     def _on_user_control(self, uc: UserControlMessage, events: list[Event]) -> None:
         """Hook for the client, which reports StreamBegin/StreamEOF."""
 
+    @abstractmethod
     def _on_message(self, msg: RawMessage, events: list[Event]) -> None:
-        raise NotImplementedError
+        """A non-control message: the server and client sessions each handle their own."""
 
     # ------------------------------------------------------------------ media helpers
 
