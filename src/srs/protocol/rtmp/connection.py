@@ -172,7 +172,7 @@ class RtmpConnection(ABC):
         # Abort is applied by the reader; peer bandwidth is advisory and SRS ignores it.
         return t == MessageType.ABORT or t == MessageType.SET_PEER_BANDWIDTH
 
-    def _on_user_control(self, uc: UserControlMessage, events: list[Event]) -> None:
+    def _on_user_control(self, uc: UserControlMessage, events: list[Event]) -> None:  # noqa: B027 - optional hook
         """Hook for the client, which reports StreamBegin/StreamEOF."""
 
     @abstractmethod
