@@ -55,9 +55,7 @@ async def test_slow_player_drops_gops_others_unaffected(tmp_path) -> None:  # ty
         # buffers of the stalled player hold, so it falls behind
         laps = 24
         for lap in range(laps):
-            await pub.send_tags(
-                [flv.FlvTag(t.tag_type, t.timestamp + lap * 12000, t.body) for t in AV]
-            )
+            await pub.send_tags([flv.FlvTag(t.tag_type, t.timestamp + lap * 12000, t.body) for t in AV])
             await asyncio.sleep(0.05)
         src = r.ctx.registry.find("/live/slow")
         assert src is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -41,15 +42,16 @@ def flv_wire(has_audio: bool, has_video: bool, drop: bool) -> FlvWire:
 class HttpFlvSink:
     """One HTTP-FLV player as a consumer sink."""
 
-    __slots__ = ("done", "remux", "sent", "transport")
+    __slots__ = ("done", "nodelay", "remux", "sent", "transport")
 
     def __init__(
-        self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str]
+        self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str], nodelay: bool
     ) -> None:
         self.transport = transport
         self.remux = remux
         self.done = done
         self.sent = 0
+        self.nodelay: bool | None = nodelay  # vhost tcp_nodelay, applied after the first write
 
     def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | None:
         r = self.remux
@@ -66,6 +68,14 @@ class HttpFlvSink:
             return
         self.sent += total
         self.transport.writelines([b"%x\r\n" % total, *bufs, _CRLF])
+        if self.nodelay is not None:
+            # Until now the socket kept TCP_NODELAY so the first tags did not wait behind the
+            # response headers for an ACK; from here on the vhost's setting applies.
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.nodelay else 0)
+            self.nodelay = None
 
     def writable(self) -> bool:
         t = self.transport
@@ -123,7 +133,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         if transport is None or transport.is_closing():
             return resp
         src = ctx.registry.fetch_or_create(req.stream_url, vhost.name)
-        sink = HttpFlvSink(transport, vhost.http_remux, done)
+        sink = HttpFlvSink(transport, vhost.http_remux, done, vhost.tcp_nodelay)
         consumer = src.create_consumer(sink)
         log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
         reason = "client closed"

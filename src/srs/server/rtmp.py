@@ -93,6 +93,7 @@ class RtmpConnection(asyncio.Protocol):
         self._last_media_s = 0.0
         self._got_media = False
         self._publish_start_s = 0.0
+        self._nodelay: bool | None = None  # vhost tcp_nodelay, applied after a player's first write
         self.recv_bytes = 0
         self.send_bytes = 0
 
@@ -261,14 +262,19 @@ class RtmpConnection(asyncio.Protocol):
         req = req.with_vhost(vhost.name)
         self.request = req
         self._kind = kind
-        self._set_nodelay(vhost.tcp_nodelay)
+        self._nodelay = vhost.tcp_nodelay
+        if kind != "rtmp-play":
+            self._set_nodelay(vhost.tcp_nodelay)
+        # A player's socket keeps TCP_NODELAY until its first media write: with Nagle on, the
+        # GOP cache would wait for the ACK of the Play.Start replies (a 40 ms delayed ACK).
         return req, vhost
 
     async def _on_play(self, e: ev.PlayRequested) -> None:
         req, vhost = self._identify(e.stream_name, "rtmp-play")
         self.session.start_play()
         self._pending.extend(self.session.pending_events())
-        self._flush_session()
+        # Not flushed here: the first media write carries the Play.Start replies in the same
+        # segment (and if the stream is not published yet, the step's end flushes them).
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         self.source = src
         self.consumer = src.create_consumer(RtmpPlaySink(self))
@@ -339,9 +345,10 @@ class RtmpConnection(asyncio.Protocol):
         if t is None or self._closed:
             return
         out = self.session.data_to_send()
-        if out:
-            t.writelines(out)
-        t.writelines(bufs)
+        t.writelines(out + bufs if out else bufs)  # one writev: replies and media in one segment
+        if self._nodelay is not None:
+            self._set_nodelay(self._nodelay)  # the vhost's tcp_nodelay, from now on
+            self._nodelay = None
 
     # ------------------------------------------------------------------ stop / close
 
