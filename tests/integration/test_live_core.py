@@ -124,3 +124,31 @@ async def test_flv_drop_if_not_match(tmp_path) -> None:  # type: ignore[no-untyp
         await pub.close()
     finally:
         await r.app.stop(graceful=False)
+
+
+async def test_flv_newcomer_right_after_a_keyframe_still_gets_audio(server) -> None:  # type: ignore[no-untyped-def]
+    """The GOP cache holds only a keyframe when the player arrives: the FLV header must still
+    declare audio (found by the benchmark: a few players per 1000 got video-only headers)."""
+    tags = [t for t in flv_tags(clip("avatar.flv"))]
+    meta_and_headers = tags[:3]
+    frames = [t for t in tags[3:]]
+    keys = [
+        i for i, t in enumerate(frames) if t.tag_type == flv.TagType.VIDEO and flv.is_video_keyframe(t.body)
+    ]
+    second_gop = keys[1]
+    pub = await RtmpClient.open(server.ports.rtmp)
+    await pub.publish("kf")
+    await pub.send_tags(meta_and_headers + frames[: second_gop + 1])  # ends with the 2nd GOP's keyframe
+    await asyncio.sleep(0.2)
+    async with aiohttp.ClientSession() as http:
+        resp = await http.get(server.flv_url("kf"))
+        await asyncio.sleep(0.2)
+        await pub.send_tags(frames[second_gop + 1 : second_gop + 80])
+        data = await asyncio.wait_for(resp.content.read(13), 5)
+        rest = await asyncio.wait_for(resp.content.read(100000), 5)
+        resp.close()
+    header = flv.FlvReader()
+    got = header.feed(data + rest)
+    assert header.header is not None and header.header.has_audio and header.header.has_video
+    assert any(t.tag_type == flv.TagType.AUDIO and not flv.is_audio_sequence_header(t.body) for t in got)
+    await pub.close()

@@ -19,14 +19,27 @@ if TYPE_CHECKING:
     from srs.media.source import Source
 
 
+class NotYet:
+    """``choose_wire``'s answer "keep these messages and ask me again at the next flush"."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_YET"
+
+
+NOT_YET = NotYet()
+
+
 class Sink(Protocol):
     """What a consumer writes to: implemented by each output adapter (RTMP play, HTTP-FLV, ...)."""
 
-    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | None:
-        """Called once, before the first write, with the messages about to be delivered.
+    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | NotYet | None:
+        """Called before the first write with the messages about to be delivered.
 
         Return the wire format for this player (e.g. FLV with header flags guessed from these
-        messages), or ``None`` when it cannot start yet: those messages are then skipped.
+        messages); :data:`NOT_YET` to wait for more messages (they stay queued and the call is
+        repeated at the next flush); or ``None`` when it cannot start: those messages are skipped.
         """
         ...
 

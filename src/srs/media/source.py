@@ -26,7 +26,7 @@ import bisect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from srs.media.consumer import Consumer, Sink
+from srs.media.consumer import Consumer, NotYet, Sink
 from srs.media.jitter import Jitter, JitterAlgorithm
 from srs.media.message import AUDIO, DATA, VIDEO, MediaMessage, WireFormat
 from srs.util.errors import ErrorCode, StreamBusyError
@@ -389,7 +389,10 @@ class Source:
             first = (c.prefix or []) + ring[cur - base : head - base]
             if not first:
                 return
-            wire = c.sink.choose_wire(first)
+            chosen = c.sink.choose_wire(first)
+            if isinstance(chosen, NotYet):
+                return  # the messages stay queued; asked again at the next flush
+            wire = chosen
             if wire is None:
                 c.cursor = head  # SRS compat: nothing is sent until there is audio or video
                 c.prefix = None

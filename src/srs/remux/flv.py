@@ -12,20 +12,26 @@ from collections.abc import Hashable, Sequence
 from srs.format import flv
 from srs.media.message import AUDIO, VIDEO, MediaMessage
 
+GUESS_WAIT_MS = 1000  # how much media a newcomer may wait for the first frames of a kind
+
 
 def guess_av(
     msgs: Sequence[MediaMessage], *, has_audio: bool, has_video: bool, guess: bool
-) -> tuple[bool, bool]:
-    """SRS ``SrsFlvStreamEncoder::write_tags`` header guess (ossrs/srs#939).
+) -> tuple[bool, bool] | None:
+    """The FLV header flags for a player's first messages; ``None`` to wait for more.
 
-    With ``guess_has_av`` the flags come from the messages: a kind is present if any message of it
-    (sequence header included) is there, but if only one kind has real frames the other is
-    declared absent.
+    SRS ``SrsFlvStreamEncoder::write_tags`` (ossrs/srs#939): with ``guess_has_av`` a kind is
+    present if any message of it (sequence header included) is there, but if only one kind has
+    real frames the other is declared absent. SRS sees at least one merged write (~350 ms) of
+    media first; our newcomers are served at once, and a GOP cache holding just a keyframe has no
+    audio frames yet. So while a kind has a sequence header but no frames, we wait for up to
+    ``GUESS_WAIT_MS`` of media before applying SRS's rule.
     """
     if not guess:
         return has_audio, has_video
     has_audio = has_video = False
     n_audio = n_video = 0
+    first_ts = last_ts = None
     for m in msgs:
         if m.kind == VIDEO:
             has_video = True
@@ -35,6 +41,15 @@ def guess_av(
             has_audio = True
             if not m.sequence_header:
                 n_audio += 1
+        else:
+            continue
+        if not m.sequence_header:
+            first_ts = m.timestamp if first_ts is None else first_ts
+            last_ts = m.timestamp
+    waiting = (has_audio and n_audio == 0) or (has_video and n_video == 0)
+    span = (last_ts - first_ts) if first_ts is not None and last_ts is not None else 0
+    if waiting and (n_audio or n_video) and span < GUESS_WAIT_MS:
+        return None
     if n_video > 0 and n_audio == 0:
         has_audio = False
     if n_video == 0 and n_audio > 0:

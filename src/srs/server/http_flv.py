@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from aiohttp import web
 
 from srs.config import HttpRemuxConfig
+from srs.media.consumer import NOT_YET, NotYet
 from srs.media.message import MediaMessage
 from srs.protocol.request import parse_http
 from srs.remux.flv import FlvWire, guess_av
@@ -53,11 +54,12 @@ class HttpFlvSink:
         self.sent = 0
         self.nodelay: bool | None = nodelay  # vhost tcp_nodelay, applied after the first write
 
-    def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | None:
+    def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | NotYet | None:
         r = self.remux
-        has_audio, has_video = guess_av(
-            first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av
-        )
+        flags = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
+        if flags is None:
+            return NOT_YET  # a kind has its sequence header but no frames yet: wait a little
+        has_audio, has_video = flags
         if not has_audio and not has_video:
             return None  # SRS compat: no header (and no data) until there is audio or video
         return flv_wire(has_audio, has_video, r.drop_if_not_match)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import pytest
 
+from srs.media.consumer import NOT_YET, NotYet
 from srs.media.jitter import Jitter, JitterAlgorithm
 from srs.media.message import AUDIO, DATA, VIDEO, MediaMessage
 from srs.media.registry import SourceRegistry
@@ -54,10 +55,13 @@ class FakeSink:
         self.unpublished = 0
         self.limit_reached = 0
         self.refuse = False
+        self.wait_for = 0  # answer NOT_YET until this many messages are offered
         self.first: list[MediaMessage] = []
 
-    def choose_wire(self, first: Sequence[MediaMessage]) -> CountingWire | None:
+    def choose_wire(self, first: Sequence[MediaMessage]) -> CountingWire | NotYet | None:
         self.first = list(first)
+        if len(first) < self.wait_for:
+            return NOT_YET
         return None if self.refuse else self.wire
 
     def write(self, bufs: list[bytes]) -> None:
@@ -342,6 +346,24 @@ def test_sink_that_cannot_start_skips_until_it_can() -> None:
     src.on_message(video(0, key=True))
     loop.run()
     assert len(sink.buffers) == 1
+
+
+def test_not_yet_keeps_the_messages_queued() -> None:
+    src, loop = make()
+    src.publish("p")
+    src.on_message(video(0, sh=True))
+    src.on_message(video(0, key=True))
+    sink = FakeSink()
+    sink.wait_for = 4
+    c = src.create_consumer(sink)
+    loop.run()
+    assert sink.batches == [] and len(sink.first) == 2 and c.prefix  # asked, nothing consumed
+    src.on_message(video(40))
+    loop.run()
+    assert sink.batches == []
+    src.on_message(video(80))
+    loop.run()
+    assert len(sink.first) == 4 and len(sink.buffers) == 4  # header, keyframe, 2 frames: nothing lost
 
 
 def test_preamble_written_once() -> None:
