@@ -1,7 +1,9 @@
 """Test media: the shared clips (``../shared/media``), and short lavfi sources for ffmpeg.
 
-If the shared clips are missing (a checkout somewhere else), equivalent clips are generated once
-with ffmpeg (H.264 High with B-frames + AAC, same sizes), so tests never depend on the layout.
+The clips are looked for in ``$SRS_TEST_MEDIA``, then ``../shared/media`` beside the checkout, then
+``/work/shared/media``. If none has them, equivalent clips are generated once with ffmpeg (H.264 High
+with B-frames + AAC, same sizes): the integration and interop tests, which take their expectations
+from ffprobe, still run; the codec tests that pin values of the real clips need the real files.
 """
 
 from __future__ import annotations
@@ -13,7 +15,12 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
-SHARED = Path(os.environ.get("SRS_TEST_MEDIA", Path(__file__).resolve().parents[3] / "shared" / "media"))
+_CANDIDATES = [
+    *([Path(os.environ["SRS_TEST_MEDIA"])] if os.environ.get("SRS_TEST_MEDIA") else []),
+    Path(__file__).resolve().parents[3] / "shared" / "media",
+    Path("/work/shared/media"),
+]
+SHARED = next((d for d in _CANDIDATES if (d / "avatar.flv").is_file()), _CANDIDATES[0])
 
 # name -> (width, height, seconds) of the shared clips
 CLIPS = {"avatar.flv": (768, 320, 11.4), "bbb.flv": (640, 360, 10.0)}
