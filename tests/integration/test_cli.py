@@ -208,3 +208,26 @@ def test_daemon_on_forks_to_background(tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError("daemon did not stop on SIGTERM")
+
+
+def test_every_line_of_a_connection_carries_its_id(tmp_path: Path) -> None:
+    """Even lines logged on its behalf by the shutdown path."""
+    import asyncio
+
+    from support.rtmp_client import RtmpClient
+
+    ports = Ports()
+    srv = SrsProcess(tmp_path, render_conf(ports), ports).start()
+
+    async def publish_and_wait() -> None:
+        c = await RtmpClient.open(ports.rtmp)
+        await c.publish("cid")
+        srv.send(signal.SIGTERM)
+        await asyncio.wait_for(c.closed.wait(), 10)
+
+    asyncio.run(publish_and_wait())
+    assert srv.stop() == 0
+    lines = [ln for ln in srv.log().splitlines() if "url=/live/cid" in ln]
+    assert any("unpublish" in ln and "server stopping" in ln for ln in lines), lines
+    cids = {re.match(r"^\[[^]]+\]\[\w+\]\[\d+\]\[([0-9a-z]*)\]", ln).group(1) for ln in lines}  # type: ignore[union-attr]
+    assert len(cids) == 1 and "" not in cids, lines

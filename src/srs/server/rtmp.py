@@ -376,8 +376,15 @@ class RtmpConnection(asyncio.Protocol):
         self.close(str(e))
 
     def close(self, reason: str) -> None:
+        """Close now (kick, shutdown, policy); logs carry this connection's id whoever calls."""
         if self._closed:
             return
+        if context_id.get() != self.cid:
+            self._context.run(self._close, reason)
+        else:
+            self._close(reason)
+
+    def _close(self, reason: str) -> None:
         self._closed = True
         self._cleanup(reason)
         if self.transport is not None:
