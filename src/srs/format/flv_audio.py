@@ -16,6 +16,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
+from srs.format.flv_modex import read_mod_ex
 from srs.util.errors import ParseError
 
 
@@ -94,7 +95,6 @@ _FOURCC_CODECS = {
 }
 _CODEC_FOURCCS = {v: k for k, v in _FOURCC_CODECS.items()}
 _FOURCC_TUPLE = tuple(_FOURCC_CODECS)
-_MOD_EX_TIMESTAMP_OFFSET_NANO = 0
 _MULTITRACK_ONE_TRACK = 0
 _CODED = AudioPacketType.CODED_FRAMES
 
@@ -143,27 +143,7 @@ def parse_audio(body: bytes) -> AudioInfo:
 def _parse_ex_audio(body: bytes, n: int, b0: int) -> AudioInfo:
     pt = b0 & 0x0F
     pos = 1
-    nano: int | None = None
-    while pt == AudioPacketType.MOD_EX:
-        # Same ModEx framing as video (E-RTMP v2 ExAudioTagHeader).
-        if pos >= n:
-            raise ParseError("truncated audio ModEx")
-        msize = body[pos] + 1
-        pos += 1
-        if msize == 256:
-            if pos + 2 > n:
-                raise ParseError("truncated audio ModEx size")
-            msize = ((body[pos] << 8) | body[pos + 1]) + 1
-            pos += 2
-        if pos + msize >= n:
-            raise ParseError("truncated audio ModEx data")
-        mod_data = body[pos : pos + msize]
-        pos += msize
-        mod_type = body[pos] >> 4
-        pt = body[pos] & 0x0F
-        pos += 1
-        if mod_type == _MOD_EX_TIMESTAMP_OFFSET_NANO:
-            nano = int.from_bytes(mod_data[:3], "big")
+    pos, pt, nano = read_mod_ex(body, pos, pt, ParseError)
     packet_type = _PACKET_TYPES[pt]
     if packet_type is None:
         raise ParseError(f"reserved audio packet type {pt}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import NamedTuple
 
+from srs.format.flv_modex import read_mod_ex
 from srs.util.errors import ErrorCode, ParseError
 
 
@@ -105,7 +106,6 @@ _FOURCC_TUPLE = tuple(_FOURCC_CODECS)
 _CTS_FOURCC_CODECS = frozenset({VideoCodec.AVC, VideoCodec.HEVC, VideoCodec.VVC})
 _LEGACY_SH_CODEC_IDS = frozenset({7, 12, 13})
 
-_MOD_EX_TIMESTAMP_OFFSET_NANO = 0
 _MULTITRACK_ONE_TRACK = 0
 
 
@@ -167,28 +167,7 @@ def _parse_ex_video(body: bytes, n: int, b0: int) -> VideoInfo:
         raise _err(f"invalid video frame type {(b0 >> 4) & 0x07}")
     pt = b0 & 0x0F
     pos = 1
-    nano: int | None = None
-    while pt == VideoPacketType.MOD_EX:
-        # modExDataSize = UI8 + 1 (UI16 + 1 when the UI8 form reads 256), modExData, then
-        # modExType UB[4] | the next VideoPacketType UB[4].
-        if pos >= n:
-            raise _err("truncated ModEx")
-        size = body[pos] + 1
-        pos += 1
-        if size == 256:
-            if pos + 2 > n:
-                raise _err("truncated ModEx size")
-            size = ((body[pos] << 8) | body[pos + 1]) + 1
-            pos += 2
-        if pos + size >= n:
-            raise _err("truncated ModEx data")
-        mod_data = body[pos : pos + size]
-        pos += size
-        mod_type = body[pos] >> 4
-        pt = body[pos] & 0x0F
-        pos += 1
-        if mod_type == _MOD_EX_TIMESTAMP_OFFSET_NANO:
-            nano = int.from_bytes(mod_data[:3], "big")
+    pos, pt, nano = read_mod_ex(body, pos, pt, _err)
     packet_type = _PACKET_TYPES[pt]
     if packet_type is None:
         raise _err(f"reserved video packet type {pt}")
