@@ -18,6 +18,11 @@ from aiohttp import web
 from srs import SIGNATURE
 from srs.config import Config, ConfigError, Endpoint, diff, load_config
 from srs.control import api
+from srs.control.heartbeat import Heartbeat
+from srs.control.hooks import HttpHooks
+from srs.control.plane import ControlPlane
+from srs.control.security import Security
+from srs.control.stats import Statistics
 from srs.server.context import ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.http import ensure_dir, make_app
 from srs.server.rtmp import serve_rtmp
@@ -26,6 +31,7 @@ from srs.util import log as srslog
 log = logging.getLogger("srs")
 
 TICK_S = 0.1
+STATS_SAMPLE_MS = 1000
 
 
 @dataclass
@@ -33,6 +39,7 @@ class ReloadResult:
     ok: bool
     message: str
     changes: list[str] = field(default_factory=list)
+    rid: str = field(default_factory=lambda: new_id(7))  # SRS reload-fetch "rid"
 
 
 def _host(ep: Endpoint) -> str:
@@ -89,6 +96,7 @@ class App:
         self._tick: asyncio.TimerHandle | None = None
         self.stopped = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
 
     # ------------------------------------------------------------------ start
@@ -96,6 +104,12 @@ class App:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self.ctx = ServerContext(self.config, loop, self.identity)
+        ctx = self.ctx
+        self.stats = Statistics(ctx)
+        self.hooks = HttpHooks(ctx)
+        ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
+        self.heartbeat = Heartbeat(ctx, self.stats)
+        self.heartbeat.start()
         for line in self.config.unsupported:
             log.warning("%s", line)
         for line in self.config.warnings:
@@ -127,12 +141,16 @@ class App:
         shared = self._api_shared()
         ctx = self.ctx
 
+        deps = api.ApiDeps(
+            ctx=ctx, stats=self.stats, reload=self.reload, last_reload=lambda: self.last_reload
+        )
+
         def full_api(index: bool) -> Callable[[web.Application], None]:
-            return lambda app: api.add_routes(app, ctx, index=index)
+            return lambda app: api.add_routes(app, deps, index=index)
 
         def versions_only(app: web.Application) -> None:
             # SRS compat: /api/v1/versions is always answered on the HTTP server port (readiness probe).
-            app.router.add_route("*", "/api/v1/versions", api.handler(ctx, api.versions))
+            app.router.add_route("*", "/api/v1/versions", api.handler(deps, api.versions))
 
         if c.http_server.enabled:
             ensure_dir(c.http_server.dir)
@@ -163,7 +181,11 @@ class App:
 
     def _on_tick(self) -> None:
         assert self.ctx is not None
-        self.ctx.registry.tick(now_ms())
+        now = now_ms()
+        self.ctx.registry.tick(now)
+        if now - self._last_sample_ms >= STATS_SAMPLE_MS:
+            self._last_sample_ms = now
+            self.stats.sample(now / 1000)
         self._schedule_tick()
 
     # ------------------------------------------------------------------ reload
@@ -278,6 +300,8 @@ class App:
         else:
             ctx.close_all("server stopping")
         await self._stop_http()
+        await self.heartbeat.stop()
+        await self.hooks.close()
         for server in self.rtmp.values():
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)

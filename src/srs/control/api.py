@@ -12,7 +12,8 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 import psutil
 from aiohttp import web
@@ -20,10 +21,29 @@ from aiohttp import web
 from srs import VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_REVISION
 
 if TYPE_CHECKING:
+    from srs.control.stats import Statistics
     from srs.server.context import ServerContext
 
 Body = dict[str, Any]
-Endpoint = Callable[["ServerContext", web.Request], Body]
+
+
+class ReloadOutcome(Protocol):
+    ok: bool
+    message: str
+    rid: str
+
+
+@dataclass
+class ApiDeps:
+    """What the API needs, wired by the app (the API may not import the app: layers)."""
+
+    ctx: ServerContext
+    stats: Statistics
+    reload: Callable[[], Awaitable[ReloadOutcome]]
+    last_reload: Callable[[], ReloadOutcome | None]
+
+
+Endpoint = Callable[[ApiDeps, web.Request], Body]
 
 _proc = psutil.Process()
 
@@ -43,14 +63,15 @@ def json_response(body: Body) -> web.Response:
     )
 
 
-def handler(ctx: ServerContext, fn: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
+def handler(deps: ApiDeps, fn: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def h(request: web.Request) -> web.Response:
-        return json_response(fn(ctx, request))
+        return json_response(fn(deps, request))
 
     return h
 
 
-def versions(ctx: ServerContext, request: web.Request) -> Body:
+def versions(deps: ApiDeps, request: web.Request) -> Body:
+    ctx = deps.ctx
     return envelope(
         ctx,
         data={
@@ -62,7 +83,8 @@ def versions(ctx: ServerContext, request: web.Request) -> Body:
     )
 
 
-def summaries(ctx: ServerContext, request: web.Request) -> Body:
+def summaries(deps: ApiDeps, request: web.Request) -> Body:
+    ctx = deps.ctx
     now = time.time()
     with _proc.oneshot():
         mem = _proc.memory_info()
@@ -125,7 +147,8 @@ def summaries(ctx: ServerContext, request: web.Request) -> Body:
     return envelope(ctx, data=data)
 
 
-def root(ctx: ServerContext, request: web.Request) -> Body:
+def root(deps: ApiDeps, request: web.Request) -> Body:
+    ctx = deps.ctx
     return envelope(
         ctx,
         urls={
@@ -135,11 +158,13 @@ def root(ctx: ServerContext, request: web.Request) -> Body:
     )
 
 
-def api_root(ctx: ServerContext, request: web.Request) -> Body:
+def api_root(deps: ApiDeps, request: web.Request) -> Body:
+    ctx = deps.ctx
     return envelope(ctx, urls={"v1": "the api version 1.0"})
 
 
-def api_v1(ctx: ServerContext, request: web.Request) -> Body:
+def api_v1(deps: ApiDeps, request: web.Request) -> Body:
+    ctx = deps.ctx
     return envelope(
         ctx,
         urls={
@@ -149,11 +174,11 @@ def api_v1(ctx: ServerContext, request: web.Request) -> Body:
     )
 
 
-def add_routes(app: web.Application, ctx: ServerContext, *, index: bool = True) -> None:
+def add_routes(app: web.Application, deps: ApiDeps, *, index: bool = True) -> None:
     r = app.router
-    r.add_route("*", "/api/v1/versions", handler(ctx, versions))
-    r.add_route("*", "/api/v1/summaries", handler(ctx, summaries))
-    r.add_route("*", "/api/v1/", handler(ctx, api_v1))
-    r.add_route("*", "/api/", handler(ctx, api_root))
+    r.add_route("*", "/api/v1/versions", handler(deps, versions))
+    r.add_route("*", "/api/v1/summaries", handler(deps, summaries))
+    r.add_route("*", "/api/v1/", handler(deps, api_v1))
+    r.add_route("*", "/api/", handler(deps, api_root))
     if index:
-        r.add_route("*", "/", handler(ctx, root))
+        r.add_route("*", "/", handler(deps, root))

@@ -21,6 +21,7 @@ from srs.config import DEFAULT_VHOST, Config, VhostConfig
 from srs.media.jitter import JitterAlgorithm
 from srs.media.registry import SourceRegistry
 from srs.media.source import SourceSettings
+from srs.server.policy import AllowAll, Policy
 from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 
 log = logging.getLogger("srs")
@@ -84,6 +85,8 @@ class ServerContext:
         self.closing = False
         # SRS's RTMP recv timeout: handshake + connect + play/publish must arrive within this.
         self.identify_timeout_s = 30.0
+        # The control plane (hooks, security, stats): wired by the app, allow-all until then.
+        self.policy: Policy = AllowAll()
 
     # ------------------------------------------------------------- vhosts
 

@@ -23,6 +23,8 @@ from srs.protocol.request import parse_http
 from srs.remux.flv import FlvWire, guess_av
 from srs.server.context import ServerContext
 from srs.server.mounts import MountMatch
+from srs.server.policy import Client
+from srs.util.errors import SrsError
 from srs.util.log import context_id
 
 log = logging.getLogger("srs")
@@ -93,25 +95,50 @@ class HttpFlvSink:
 
 
 class FlvPlayer:
-    """The connection record of an HTTP-FLV player (for max_connections, kicks, shutdown)."""
+    """The connection record of an HTTP-FLV player (for max_connections, kicks, shutdown, stats)."""
 
     def __init__(self, cid: str, ip: str, done: asyncio.Future[str]) -> None:
         self.cid = cid
         self.ip = ip
         self._done = done
+        self.sink: HttpFlvSink | None = None
+        self.recv_bytes = 0
 
     @property
     def kind(self) -> str:
         return "flv-play"
+
+    @property
+    def send_bytes(self) -> int:
+        return self.sink.sent if self.sink is not None else 0
 
     def close(self, reason: str) -> None:
         if not self._done.done():
             self._done.set_result(reason)
 
 
-async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch) -> web.StreamResponse:
+def client_ip(request: web.Request) -> str:
+    """SRS: the first ``X-Forwarded-For`` entry, else ``X-Real-IP``, else the peer address."""
+    xff = request.headers.get("X-Forwarded-For", "")
+    if xff.strip():
+        return xff.split(",", 1)[0].strip()
+    real = request.headers.get("X-Real-IP", "").strip()
+    if real:
+        return real
     peer = request.transport.get_extra_info("peername") if request.transport else None
-    ip = str(peer[0]) if peer else ""
+    return str(peer[0]) if peer else ""
+
+
+def _reject(request: web.Request, why: SrsError) -> web.HTTPException:
+    """SRS compat: a rejected HTTP player gets no response, the connection is just closed."""
+    log.warning("HTTP-FLV client rejected: %s", why)
+    if request.transport is not None:
+        request.transport.close()
+    return web.HTTPForbidden()
+
+
+async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch) -> web.StreamResponse:
+    ip = client_ip(request)
     cid = ctx.new_cid()
     context_id.set(cid)
     req = parse_http(
@@ -122,10 +149,23 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     loop = asyncio.get_running_loop()
     done: asyncio.Future[str] = loop.create_future()
     player = FlvPlayer(cid, ip, done)
+    player.recv_bytes = len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
     if not ctx.admit(player):
         log.warning("drop HTTP-FLV client ip=%s: exceed max_connections", ip)
         raise web.HTTPServiceUnavailable(text='{"code":1074}', content_type="application/json")
+    policy = ctx.policy
+    client = Client(player, req, "flv-play")
+    registered = False
+    error = False
     try:
+        try:
+            policy.check_security(client)
+            policy.on_client(client)  # SRS registers the player before the on_play hook
+            registered = True
+            await policy.on_play(client)
+        except SrsError as e:
+            error = True
+            raise _reject(request, e) from None
         resp = web.StreamResponse(status=200)
         resp.content_type = "video/x-flv"
         resp.enable_chunked_encoding()
@@ -135,7 +175,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         if transport is None or transport.is_closing():
             return resp
         src = ctx.registry.fetch_or_create(req.stream_url, vhost.name)
-        sink = HttpFlvSink(transport, vhost.http_remux, done, vhost.tcp_nodelay)
+        sink = player.sink = HttpFlvSink(transport, vhost.http_remux, done, vhost.tcp_nodelay)
         consumer = src.create_consumer(sink)
         log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
         reason = "client closed"
@@ -143,6 +183,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
             reason = await done
         finally:
             consumer.close()
+            policy.on_stop(client)
             log.info("HTTP-FLV stop ip=%s url=%s (%s) sent=%d", ip, req.stream_url, reason, sink.sent)
         if not transport.is_closing():
             with contextlib.suppress(ConnectionError, RuntimeError):
@@ -150,3 +191,5 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         return resp
     finally:
         ctx.forget(player)
+        if registered:
+            policy.on_disconnect(client, error)

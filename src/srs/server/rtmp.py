@@ -26,6 +26,7 @@ from srs.protocol.rtmp import events as ev
 from srs.protocol.rtmp.server import ServerSession
 from srs.remux.rtmp import RtmpWire, media_from_rtmp, metadata_from_values
 from srs.server.context import ServerContext, now_ms
+from srs.server.policy import Client
 from srs.util.errors import ErrorCode, SrsError, StreamBusyError
 from srs.util.log import context_id
 
@@ -94,6 +95,9 @@ class RtmpConnection(asyncio.Protocol):
         self._got_media = False
         self._publish_start_s = 0.0
         self._nodelay: bool | None = None  # vhost tcp_nodelay, applied after a player's first write
+        self.client: Client | None = None  # the stream session the control plane knows
+        self._connect_called = False  # on_connect passed (on_close is due)
+        self._error = False
         self.recv_bytes = 0
         self.send_bytes = 0
 
@@ -269,12 +273,28 @@ class RtmpConnection(asyncio.Protocol):
         # GOP cache would wait for the ACK of the Play.Start replies (a 40 ms delayed ACK).
         return req, vhost
 
+    async def _admit(self, req: Request, kind: str) -> Client:
+        """SRS order: on_connect (refer.all + hook, once per connection), then security."""
+        client = Client(self, req, kind)
+        policy = self.ctx.policy
+        if not self._connect_called:
+            await policy.on_connect(client)
+            self._connect_called = True
+        policy.check_security(client)
+        return client
+
     async def _on_play(self, e: ev.PlayRequested) -> None:
         req, vhost = self._identify(e.stream_name, "rtmp-play")
+        client = await self._admit(req, "rtmp-play")
         self.session.start_play()
         self._pending.extend(self.session.pending_events())
-        # Not flushed here: the first media write carries the Play.Start replies in the same
-        # segment (and if the stream is not published yet, the step's end flushes them).
+        # SRS compat: Play.Start goes out before the on_play hook; a rejected player sees it and
+        # then the close.
+        self._flush_session()
+        self.client = client
+        policy = self.ctx.policy
+        policy.on_client(client)
+        await policy.on_play(client)
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         self.source = src
         self.consumer = src.create_consumer(RtmpPlaySink(self))
@@ -287,6 +307,11 @@ class RtmpConnection(asyncio.Protocol):
 
     async def _on_publish(self, e: ev.PublishRequested) -> None:
         req, vhost = self._identify(e.stream_name, str(e.client_type))
+        client = await self._admit(req, self._kind)
+        self.client = client
+        policy = self.ctx.policy
+        policy.on_client(client)
+        await policy.on_publish(client)  # a rejected publisher leaves no source behind
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         try:
             src.publish(self)
@@ -299,6 +324,7 @@ class RtmpConnection(asyncio.Protocol):
             raise busy
         self.source = src
         self.publishing = True
+        policy.on_stream_publish(client, src)
         self._got_media = False
         self._publish_start_s = self.ctx.loop.time()
         self.session.accept_publish()
@@ -345,7 +371,10 @@ class RtmpConnection(asyncio.Protocol):
         if t is None or self._closed:
             return
         out = self.session.data_to_send()
-        t.writelines(out + bufs if out else bufs)  # one writev: replies and media in one segment
+        if out:
+            bufs = out + bufs  # one writev: replies and media in one segment
+        self.send_bytes += sum(map(len, bufs))
+        t.writelines(bufs)
         if self._nodelay is not None:
             self._set_nodelay(self._nodelay)  # the vhost's tcp_nodelay, from now on
             self._nodelay = None
@@ -358,6 +387,9 @@ class RtmpConnection(asyncio.Protocol):
             src, self.source = self.source, None
             src.unpublish(self)
             log.info("RTMP unpublish url=%s (%s)", src.url, why)
+            if self.client is not None:
+                self.ctx.policy.on_stream_close(self.client, src)
+                self.ctx.policy.on_unpublish(self.client)
             self._disarm_timer()
             self._deadline = self.ctx.loop.time() + REPUBLISH_WAIT_S
             self._arm_timer(REPUBLISH_WAIT_S)
@@ -368,11 +400,14 @@ class RtmpConnection(asyncio.Protocol):
             c.close()
             self.source = None
             log.info("RTMP stop play (%s)", why)
+            if self.client is not None:
+                self.ctx.policy.on_stop(self.client)
             self._deadline = self.ctx.loop.time() + REPUBLISH_WAIT_S
             self._arm_timer(REPUBLISH_WAIT_S)
 
     def _fail(self, e: SrsError) -> None:
         log.warning("RTMP client ip=%s closed: %s", self.ip, e)
+        self._error = True
         self.close(str(e))
 
     def close(self, reason: str) -> None:
@@ -386,7 +421,7 @@ class RtmpConnection(asyncio.Protocol):
 
     def _close(self, reason: str) -> None:
         self._closed = True
-        self._cleanup(reason)
+        self._cleanup(reason, self._error)
         if self.transport is not None:
             self._flush_session_raw()
             self.transport.close()
@@ -395,13 +430,19 @@ class RtmpConnection(asyncio.Protocol):
         if self.transport is not None and self.session is not None:
             out = self.session.data_to_send()
             if out:
+                self.send_bytes += sum(map(len, out))
                 self.transport.writelines(out)
 
-    def _cleanup(self, reason: str) -> None:
+    def _cleanup(self, reason: str, error: bool = False) -> None:
         self._disarm_timer()
         self._stop_publish(reason)
         self._stop_play(reason)
         self._disarm_timer()
+        client = self.client
+        if client is not None:
+            if self._connect_called:
+                self.ctx.policy.on_close(client)
+            self.ctx.policy.on_disconnect(client, error)
         self.ctx.forget(self)
 
     def _on_lost(self, exc: Exception | None) -> None:
