@@ -1,79 +1,55 @@
-"""The HTTP API (``http_api``), SRS's JSON shapes (reference section 3).
+"""The HTTP API (``http_api``): every endpoint of SRS 7.0 (reference section 3), SRS's JSON shapes.
 
-This issue serves what tools need to see the server is up: ``/api/v1/versions`` and
-``/api/v1/summaries`` (plus the ``/``, ``/api/`` and ``/api/v1/`` indexes). The full API
-(streams, clients, kick, raw, ...) plugs in here.
+Routing follows SRS's mux (``SrsServer::http_handle``): exact paths, ``/api/v1/vhosts/``,
+``/api/v1/streams/`` and ``/api/v1/clients/`` with an optional id, unknown ``/api/v1/*`` answered by
+the ``/api/v1/`` index, unknown ``/api/*`` by ``/api/``, and, on the API's own port, anything else by
+the ``/`` index. ``/console/`` serves ``http_server.dir/console``.
+
+Split by concern: :mod:`api_base` (envelope, JSON/JSONP, errors), :mod:`api_system` (process and
+system), :mod:`api_stats` (vhosts, streams, clients, raw, clusters), :mod:`api_codec` (stream codec
+info). HTTP Basic auth (``http_api.auth``) is the HTTP middleware's (``srs.server.http``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
 
-import psutil
 from aiohttp import web
 
 from srs import VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_REVISION
+from srs.control import api_stats, api_system
+from srs.control.api_base import (
+    ApiDeps,
+    ApiError,
+    Body,
+    Endpoint,
+    ReloadOutcome,
+    envelope,
+    handler,
+    json_response,
+)
+from srs.control.api_system import summaries, summaries_data
+from srs.server.http import CTX
 
-if TYPE_CHECKING:
-    from srs.control.stats import Statistics
-    from srs.server.context import ServerContext
-
-Body = dict[str, Any]
-
-
-class ReloadOutcome(Protocol):
-    ok: bool
-    message: str
-    rid: str
-
-
-@dataclass
-class ApiDeps:
-    """What the API needs, wired by the app (the API may not import the app: layers)."""
-
-    ctx: ServerContext
-    stats: Statistics
-    reload: Callable[[], Awaitable[ReloadOutcome]]
-    last_reload: Callable[[], ReloadOutcome | None]
-
-
-Endpoint = Callable[[ApiDeps, web.Request], Body]
-
-_proc = psutil.Process()
-
-
-def envelope(ctx: ServerContext, **fields: Any) -> Body:
-    ident = ctx.identity
-    out: Body = {"code": 0, "server": ident.server_id, "service": ident.service_id, "pid": str(ident.pid)}
-    out.update(fields)
-    return out
-
-
-def json_response(body: Body) -> web.Response:
-    return web.Response(
-        text=json.dumps(body, separators=(",", ":")),
-        content_type="application/json",
-        headers={"Connection": "Close"},
-    )
-
-
-def handler(deps: ApiDeps, fn: Endpoint) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def h(request: web.Request) -> web.Response:
-        return json_response(fn(deps, request))
-
-    return h
+__all__ = [
+    "ApiDeps",
+    "ApiError",
+    "Body",
+    "Endpoint",
+    "ReloadOutcome",
+    "add_routes",
+    "envelope",
+    "handler",
+    "json_response",
+    "summaries",
+    "summaries_data",
+    "versions",
+]
 
 
 def versions(deps: ApiDeps, request: web.Request) -> Body:
-    ctx = deps.ctx
     return envelope(
-        ctx,
+        deps.ctx,
         data={
             "major": VERSION_MAJOR,
             "minor": VERSION_MINOR,
@@ -83,74 +59,9 @@ def versions(deps: ApiDeps, request: web.Request) -> Body:
     )
 
 
-def summaries(deps: ApiDeps, request: web.Request) -> Body:
-    ctx = deps.ctx
-    now = time.time()
-    with _proc.oneshot():
-        mem = _proc.memory_info()
-        mem_percent = _proc.memory_percent()
-        cpu = _proc.cpu_percent(None)
-        ppid = _proc.ppid()
-    vm = psutil.virtual_memory()
-    sw = psutil.swap_memory()
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = (0.0, 0.0, 0.0)
-    net = psutil.net_io_counters()
-    boot = psutil.boot_time()
-    data = {
-        "ok": True,
-        "now_ms": int(now * 1000),
-        "self": {
-            "version": VERSION,
-            "pid": ctx.identity.pid,
-            "ppid": ppid,
-            "argv": " ".join(sys.argv),
-            "cwd": os.getcwd(),
-            "mem_kbyte": mem.rss // 1024,
-            "mem_percent": round(mem_percent / 100, 4),
-            "cpu_percent": round(cpu / 100, 4),
-            "srs_uptime": int(now - ctx.started_at),
-        },
-        "system": {
-            "cpu_percent": round(psutil.cpu_percent(None) / 100, 4),
-            "disk_read_KBps": 0,
-            "disk_write_KBps": 0,
-            "disk_busy_percent": 0,
-            "mem_ram_kbyte": vm.total // 1024,
-            "mem_ram_percent": round(vm.percent / 100, 4),
-            "mem_swap_kbyte": sw.total // 1024,
-            "mem_swap_percent": round(sw.percent / 100, 4),
-            "cpus": psutil.cpu_count() or 1,
-            "cpus_online": psutil.cpu_count() or 1,
-            "uptime": int(now - boot),
-            "ilde_time": 0,  # SRS compat: the misspelling is SRS's
-            "load_1m": load[0],
-            "load_5m": load[1],
-            "load_15m": load[2],
-            "net_sample_time": int(now * 1000),
-            "net_recv_bytes": net.bytes_recv if net else 0,
-            "net_send_bytes": net.bytes_sent if net else 0,
-            "net_recvi_bytes": 0,
-            "net_sendi_bytes": 0,
-            "srs_sample_time": int(now * 1000),
-            "srs_recv_bytes": 0,
-            "srs_send_bytes": 0,
-            "conn_sys": 0,
-            "conn_sys_et": 0,
-            "conn_sys_tw": 0,
-            "conn_sys_udp": 0,
-            "conn_srs": len(ctx.connections),
-        },
-    }
-    return envelope(ctx, data=data)
-
-
 def root(deps: ApiDeps, request: web.Request) -> Body:
-    ctx = deps.ctx
     return envelope(
-        ctx,
+        deps.ctx,
         urls={
             "api": "the api root",
             "rtc": {"v1": {"play": "Play stream", "publish": "Publish stream", "nack": "Simulate the NACK"}},
@@ -159,26 +70,95 @@ def root(deps: ApiDeps, request: web.Request) -> Body:
 
 
 def api_root(deps: ApiDeps, request: web.Request) -> Body:
-    ctx = deps.ctx
-    return envelope(ctx, urls={"v1": "the api version 1.0"})
+    return envelope(deps.ctx, urls={"v1": "the api version 1.0"})
+
+
+# SRS's descriptions, verbatim (SrsGoApiV1).
+V1_URLS = {
+    "versions": "the version of SRS",
+    "summaries": "the summary(pid, argv, pwd, cpu, mem) of SRS",
+    "rusages": "the rusage of SRS",
+    "self_proc_stats": "the self process stats",
+    "system_proc_stats": "the system process stats",
+    "meminfos": "the meminfo of system",
+    "authors": "the license, copyright, authors and contributors",
+    "features": "the supported features of SRS",
+    "requests": "the request itself, for http debug",
+    "vhosts": "manage all vhosts or specified vhost",
+    "streams": "manage all streams or specified stream",
+    "clients": "manage all clients or specified client, default query top 10 clients",
+    "raw": "raw api for srs, support CUID srs for instance the config",
+    "clusters": "origin cluster server API",
+    "perf": "System performance stat",
+    "tcmalloc": "tcmalloc api with params ?page=summary|api",
+}
+V1_TESTS = {
+    "requests": "show the request info",
+    "errors": "always return an error 100",
+    "redirects": "always redirect to /api/v1/test/errors",
+    "[vhost]": "http vhost for http://error.srs.com:1985/api/v1/tests/errors",
+}
 
 
 def api_v1(deps: ApiDeps, request: web.Request) -> Body:
-    ctx = deps.ctx
-    return envelope(
-        ctx,
-        urls={
-            "versions": "the version of SRS",
-            "summaries": "the summary(pid, argv, pwd, cpu, mem) of SRS",
-        },
-    )
+    return envelope(deps.ctx, urls=dict(V1_URLS), tests=dict(V1_TESTS))
+
+
+async def _console(request: web.Request) -> web.StreamResponse:
+    """SRS mounts ``http_server.dir/console`` at ``/console/`` on the API mux."""
+    ctx = request.app[CTX]
+    tail = request.match_info.get("tail", "")
+    if ".." in request.raw_path or "\x00" in tail:
+        raise web.HTTPBadRequest(text="invalid path")
+    base = (Path(ctx.config.http_server.dir) / "console").resolve()
+    target = (base / tail.lstrip("/")).resolve()
+    try:
+        target.relative_to(base)
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(target)
+
+
+# (path, endpoint) for every method; ids are optional (``/api/v1/streams/`` lists).
+_ROUTES: tuple[tuple[str, Endpoint], ...] = (
+    ("/api/v1/versions", versions),
+    ("/api/v1/summaries", summaries),
+    ("/api/v1/rusages", api_system.rusages),
+    ("/api/v1/self_proc_stats", api_system.self_proc_stats),
+    ("/api/v1/system_proc_stats", api_system.system_proc_stats),
+    ("/api/v1/meminfos", api_system.meminfos),
+    ("/api/v1/authors", api_system.authors),
+    ("/api/v1/features", api_system.features),
+    ("/api/v1/vhosts", api_stats.vhosts),
+    ("/api/v1/vhosts/{id:.*}", api_stats.vhosts),
+    ("/api/v1/streams", api_stats.streams),
+    ("/api/v1/streams/{id:.*}", api_stats.streams),
+    ("/api/v1/clients", api_stats.clients),
+    ("/api/v1/clients/{id:.*}", api_stats.clients),
+    ("/api/v1/raw", api_stats.raw),
+    ("/api/v1/clusters", api_stats.clusters),
+    ("/api/v1/tests/requests", api_system.tests_requests),
+    ("/api/v1/tests/errors", api_system.tests_errors),
+    ("/api/v1/tests/redirects", api_system.tests_redirects),
+    ("/api/v1", api_v1),
+    ("/api/v1/", api_v1),
+    ("/api/v1/{tail:.*}", api_v1),  # SRS: unknown /api/v1/* is answered by the /api/v1/ index
+    ("/api", api_root),
+    ("/api/", api_root),
+    ("/api/{tail:.*}", api_root),
+)
 
 
 def add_routes(app: web.Application, deps: ApiDeps, *, index: bool = True) -> None:
+    """Mount the API; ``index``: also ``/`` and any unknown path (the API's own port only)."""
     r = app.router
-    r.add_route("*", "/api/v1/versions", handler(deps, versions))
-    r.add_route("*", "/api/v1/summaries", handler(deps, summaries))
-    r.add_route("*", "/api/v1/", handler(deps, api_v1))
-    r.add_route("*", "/api/", handler(deps, api_root))
+    for path, fn in _ROUTES:
+        r.add_route("*", path, handler(deps, fn))
+    r.add_route("*", "/console/{tail:.*}", _console)
     if index:
         r.add_route("*", "/", handler(deps, root))
+        r.add_route("*", "/{tail:.*}", handler(deps, root))
