@@ -50,7 +50,8 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         | {"black_hole", "protocol", "ip_family", "api_as_candidates", "resolve_api_domain"}
         | {"keep_api_domain", "use_auto_detect_network_ip"}
     ),
-    "exporter": frozenset({"enabled", "listen", "label", "tag"}),
+    # stream_metrics, max_streams: ours (per-stream series), not in SRS.
+    "exporter": frozenset({"enabled", "listen", "label", "tag", "stream_metrics", "max_streams"}),
     "stream_caster": frozenset({"enabled", "caster", "output", "listen", "sip"}),
     "stream_caster.sip": frozenset({"enabled", "listen", "timeout", "reinvite", "candidate"}),
     "vhost": frozenset(
@@ -184,6 +185,8 @@ def check_config(
         raise _at(root, "stats", f"invalid stats.network={cfg.stats.network} of {local_ip_count}")
 
     warnings.extend(_check_http(cfg, root))
+    if cfg.exporter.max_streams <= 0:
+        raise _at(root, "exporter", f"invalid exporter.max_streams={cfg.exporter.max_streams}, must be > 0")
 
     if cfg.srs_log_tank == "file" and not cfg.srs_log_file:
         raise ConfigError("log file is empty", file=label_file)

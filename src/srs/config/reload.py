@@ -47,6 +47,7 @@ class ConfigDiff:
     http_api_listen_changed: bool = False
     http_server_listen_changed: bool = False
     chunk_size_changed: bool = False
+    exporter_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -61,6 +62,7 @@ class ConfigDiff:
             or self.logging_changed
             or self.max_connections_changed
             or self.chunk_size_changed
+            or self.exporter_changed
         )
 
 
@@ -112,4 +114,5 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         http_server_listen_changed=(old.http_server.listen, old.http_server.enabled)
         != (new.http_server.listen, new.http_server.enabled),
         chunk_size_changed=old.chunk_size != new.chunk_size,
+        exporter_changed=old.exporter != new.exporter,
     )

@@ -184,6 +184,10 @@ class ExporterConfig:
     listen: Endpoint = _EXPORTER_LISTEN
     label: str = ""
     tag: str = ""
+    # Ours, not in SRS: per-stream series (vhost/app/stream labels), off by default so the output
+    # is SRS's; at most ``max_streams`` streams (the busiest by players) bound the cardinality.
+    stream_metrics: bool = False
+    max_streams: int = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -285,6 +285,8 @@ def _exporter(r: Reader, b: Directive | None) -> ExporterConfig:
         listen=Endpoint.parse(r.s("exporter.listen", b, "listen", "9972")),
         label=r.s("exporter.label", b, "label", ""),
         tag=r.s("exporter.tag", b, "tag", ""),
+        stream_metrics=r.b("exporter.stream_metrics", b, "stream_metrics", False),
+        max_streams=r.i("exporter.max_streams", b, "max_streams", 100),
     )
 
 

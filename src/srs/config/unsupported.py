@@ -1,9 +1,10 @@
 """Which directives this server does not implement yet - one table, shrink it as features land.
 
 The server implements today: ``listen``, ``chunk_size``, ``pid``, ``daemon``, the log settings,
-``max_connections``, ``server_id``, ``work_dir``, ``http_api.{enabled,listen,crossdomain}``,
-``http_server.{enabled,listen,dir,crossdomain}`` and ``vhost.{enabled, min_latency, tcp_nodelay,
-chunk_size, in_ack_size, out_ack_size, play.*, publish.*, http_remux.*}``. Everything else is in
+``max_connections``, ``server_id``, ``work_dir``, ``http_api`` (incl. ``raw_api``, ``auth``,
+``https``), ``http_server`` (incl. ``https``), ``exporter``, ``heartbeat`` and ``vhost.{enabled,
+min_latency, tcp_nodelay, chunk_size, in_ack_size, out_ack_size, play.*, publish.*, http_remux.*,
+http_hooks.*, security.*, refer.*}``. Everything else is in
 :data:`UNSUPPORTED`; :func:`find_unsupported` lists each one the config turns on, with its
 location, so the app can say so once at startup instead of silently misreading the config.
 """
@@ -57,19 +58,12 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("tencentcloud_apm"),
     Unsupported("http_api.raw_api"),
     Unsupported("http_api.auth"),
-    Unsupported("http_api.https"),
-    Unsupported("http_server.https"),
     Unsupported("rtc_server"),
     Unsupported("srt_server"),
     Unsupported("stream_caster"),
-    Unsupported("heartbeat"),
     Unsupported("stats", "enabled", True),
-    Unsupported("exporter"),
     # vhost
-    Unsupported("vhost.refer"),
-    Unsupported("vhost.security"),
     Unsupported("vhost.http_static"),
-    Unsupported("vhost.http_hooks"),
     Unsupported("vhost.hls"),
     Unsupported("vhost.hds"),
     Unsupported("vhost.dash"),

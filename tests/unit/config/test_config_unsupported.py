@@ -36,8 +36,8 @@ def test_supported_today_reports_nothing() -> None:
         ("asprocess on;\ndaemon off;\n", "u.conf:2: directive 'asprocess' is not supported yet"),
         ("stats { network 0; }\n", "u.conf:2: directive 'stats' is not supported yet"),
         (
-            "http_api { enabled on; https { enabled on; } }\n",
-            "u.conf:2: directive 'http_api.https' is not supported yet",
+            "vhost v {\n dvr { enabled on; }\n}\n",
+            "u.conf:3: directive 'vhost.dvr' is not supported yet",
         ),
     ],
 )
