@@ -10,21 +10,22 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from srs import SIGNATURE
-from srs.config import Config, ConfigError, Endpoint, diff, load_config
-from srs.control import api
+from srs.config import Config, ConfigError, Endpoint, HttpsConfig, diff, load_config
+from srs.control import api, metrics
 from srs.control.heartbeat import Heartbeat
 from srs.control.hooks import HttpHooks
 from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
 from srs.server.context import ServerContext, ServerIdentity, new_id, now_ms
-from srs.server.http import ensure_dir, make_app
+from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.rtmp import serve_rtmp
 from srs.util import log as srslog
 
@@ -46,19 +47,86 @@ def _host(ep: Endpoint) -> str:
     return ep.host or "0.0.0.0"
 
 
-class HttpListener:
-    """One aiohttp runner + site on one endpoint."""
+@dataclass(frozen=True, slots=True)
+class ListenerSpec:
+    """What one HTTP listener serves; a reload restarts a listener only when its spec changes.
 
-    def __init__(self, app: web.Application, endpoint: Endpoint) -> None:
+    ``api``: ``"full"`` the API mux with its ``/`` index, ``"shared"`` the API without ``/`` (on the
+    HTTP server port), ``"versions"`` only ``/api/v1/versions`` (SRS's HTTP server alone).
+    """
+
+    role: str  # http_server | https_server | http_api | https_api | exporter
+    endpoint: Endpoint
+    streams: bool  # live streams, then static files
+    api: str
+    tls: HttpsConfig | None = None
+
+    @property
+    def tls_where(self) -> str:
+        return "http_api.https" if self.role == "https_api" else "http_server.https"
+
+
+def http_listener_specs(c: Config) -> dict[str, ListenerSpec]:
+    """The HTTP listeners a config asks for, with SRS's port sharing (reference 1.1).
+
+    The API shares the HTTP server when both are on and their HTTP (and so, by the config check,
+    HTTPS) endpoints are equal. The exporter port serves the API mux (``srs_app_server.cpp``: the
+    exporter listener is handed ``http_api_mux_``, which is the HTTP server's when shared).
+    """
+    api, server = c.http_api, c.http_server
+    shared = api.enabled and server.enabled and api.listen == server.listen
+    out: dict[str, ListenerSpec] = {}
+    if server.enabled:
+        kind = "shared" if shared else "versions"
+        out["http_server"] = ListenerSpec("http_server", server.listen, True, kind)
+        if server.https.enabled:
+            out["https_server"] = ListenerSpec("https_server", server.https.listen, True, kind, server.https)
+    if api.enabled and not shared:
+        out["http_api"] = ListenerSpec("http_api", api.listen, False, "full")
+        if api.https.enabled:
+            out["https_api"] = ListenerSpec("https_api", api.https.listen, False, "full", api.https)
+    if c.exporter.enabled:
+        out["exporter"] = ListenerSpec("exporter", c.exporter.listen, shared, "shared" if shared else "full")
+    return out
+
+
+class HttpListener:
+    """One aiohttp runner + site on one endpoint, plain or TLS."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        endpoint: Endpoint,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        spec: ListenerSpec | None = None,
+    ) -> None:
         self.app = app
         self.endpoint = endpoint
+        self.ssl_context = ssl_context
+        self.spec = spec
         self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         self.site: web.TCPSite | None = None
 
     async def start(self) -> None:
         await self.runner.setup()
-        self.site = web.TCPSite(self.runner, _host(self.endpoint), self.endpoint.port, reuse_address=True)
-        await self.site.start()
+        self.site = web.TCPSite(
+            self.runner,
+            _host(self.endpoint),
+            self.endpoint.port,
+            reuse_address=True,
+            ssl_context=self.ssl_context,
+        )
+        try:
+            await self.site.start()
+        except BaseException:
+            await self.runner.cleanup()
+            raise
+
+    async def stop_listening(self) -> None:
+        """Close the listening socket only: accepted connections go on until they end."""
+        if self.site is not None:
+            await self.site.stop()
 
     async def stop(self) -> None:
         await self.runner.cleanup()
@@ -91,11 +159,11 @@ class App:
         )
         self.ctx: ServerContext | None = None
         self.rtmp: dict[Endpoint, asyncio.Server] = {}
-        self.http_server: HttpListener | None = None
-        self.http_api: HttpListener | None = None
+        self.http_listeners: dict[str, HttpListener] = {}  # by ListenerSpec.role
+        # Listeners replaced by a reload whose connections are still open, with their reaper task.
+        self._retired: dict[HttpListener, asyncio.Task[None]] = {}
         self._tick: asyncio.TimerHandle | None = None
         self.stopped = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
 
@@ -135,38 +203,92 @@ class App:
         c = self.config
         return c.http_api.enabled and c.http_server.enabled and c.http_api.listen == c.http_server.listen
 
+    # ------------------------------------------------------------------ HTTP listeners
+
+    @property
+    def http_server(self) -> HttpListener | None:
+        return self.http_listeners.get("http_server")
+
+    @property
+    def http_api(self) -> HttpListener | None:
+        return self.http_listeners.get("http_api")
+
+    @property
+    def https_server(self) -> HttpListener | None:
+        return self.http_listeners.get("https_server")
+
+    @property
+    def https_api(self) -> HttpListener | None:
+        return self.http_listeners.get("https_api")
+
+    @property
+    def exporter(self) -> HttpListener | None:
+        return self.http_listeners.get("exporter")
+
+    def _http_app(self, spec: ListenerSpec) -> web.Application:
+        assert self.ctx is not None
+        ctx, stats = self.ctx, self.stats
+        deps = api.ApiDeps(ctx=ctx, stats=stats, reload=self.reload, last_reload=lambda: self.last_reload)
+
+        def routes(app: web.Application) -> None:
+            if spec.api == "versions":
+                # SRS compat: /api/v1/versions is always answered on the HTTP server port (readiness probe).
+                app.router.add_route("*", "/api/v1/versions", api.handler(deps, api.versions))
+                return
+            api.add_routes(app, deps, index=spec.api == "full")
+            metrics.add_routes(app, ctx, stats)
+
+        if spec.streams:
+            ensure_dir(self.config.http_server.dir)
+        return make_app(ctx, streams=spec.streams, routes=routes)
+
+    @staticmethod
+    def _tls_contexts(specs: Mapping[str, ListenerSpec]) -> dict[str, ssl.SSLContext]:
+        """Every TLS context first, so a missing key/cert fails before any port is bound."""
+        return {role: tls_context(s.tls, s.tls_where) for role, s in specs.items() if s.tls is not None}
+
+    async def _start_listener(self, spec: ListenerSpec, context: ssl.SSLContext | None) -> None:
+        lst = HttpListener(self._http_app(spec), spec.endpoint, ssl_context=context, spec=spec)
+        await lst.start()
+        self.http_listeners[spec.role] = lst
+        log.info(
+            "%s listen at %s://%s:%d",
+            spec.role,
+            "https" if context else "http",
+            _host(spec.endpoint),
+            lst.port,
+        )
+
     async def _start_http(self) -> None:
         assert self.ctx is not None
         c = self.config
-        shared = self._api_shared()
-        ctx = self.ctx
+        specs = http_listener_specs(c)
+        if (
+            c.http_api.https.enabled
+            and c.http_api.enabled
+            and "http_api" not in specs
+            and "https_server" not in specs
+        ):
+            # SRS compat: a shared API serves HTTPS on the HTTP server's HTTPS port, which is off.
+            log.warning("http_api.https is on but shares http_server.https, which is off: no HTTPS API")
+        contexts = self._tls_contexts(specs)
+        for role, spec in specs.items():
+            await self._start_listener(spec, contexts.get(role))
 
-        deps = api.ApiDeps(
-            ctx=ctx, stats=self.stats, reload=self.reload, last_reload=lambda: self.last_reload
-        )
-
-        def full_api(index: bool) -> Callable[[web.Application], None]:
-            return lambda app: api.add_routes(app, deps, index=index)
-
-        def versions_only(app: web.Application) -> None:
-            # SRS compat: /api/v1/versions is always answered on the HTTP server port (readiness probe).
-            app.router.add_route("*", "/api/v1/versions", api.handler(deps, api.versions))
-
-        if c.http_server.enabled:
-            ensure_dir(c.http_server.dir)
-            app = make_app(ctx, streams=True, routes=full_api(False) if shared else versions_only)
-            self.http_server = HttpListener(app, c.http_server.listen)
-            await self.http_server.start()
-        if c.http_api.enabled and not shared:
-            app = make_app(ctx, streams=False, routes=full_api(True))
-            self.http_api = HttpListener(app, c.http_api.listen)
-            await self.http_api.start()
+    def _check_http(self, cfg: Config) -> None:
+        """Refuse a config whose HTTPS key/cert cannot be loaded (reload keeps the running one)."""
+        try:
+            self._tls_contexts(http_listener_specs(cfg))
+        except OSError as e:
+            raise ConfigError(str(e)) from None
 
     async def _stop_http(self) -> None:
-        for lst in (self.http_server, self.http_api):
-            if lst is not None:
-                await lst.stop()
-        self.http_server = self.http_api = None
+        for task in self._retired.values():
+            task.cancel()
+        for lst in [*self.http_listeners.values(), *self._retired]:
+            await lst.stop()
+        self.http_listeners.clear()
+        self._retired.clear()
 
     def rtmp_ports(self) -> dict[Endpoint, int]:
         out = {}
@@ -198,6 +320,7 @@ class App:
         assert self.ctx is not None
         try:
             cfg = new if new is not None else self._load()
+            self._check_http(cfg)
         except ConfigError as e:
             log.error("reload failed, keep the running config: %s", e)
             self.last_reload = ReloadResult(False, str(e))
@@ -220,9 +343,8 @@ class App:
                 if ep not in self.rtmp:
                     await self._start_rtmp(ep)
                     changes.append(f"rtmp +{ep}")
-        if d.http_api_changed or d.http_server_changed:
-            await self._reload_http(old, cfg)
-            changes.append("http")
+        # Always: the HTTP listeners diff themselves (and TLS listeners reload their certificate).
+        changes.extend(await self._reload_http(old, cfg))
         for name in d.vhosts_removed:
             self._close_vhost_clients(name, "vhost removed")
             changes.append(f"vhost -{name}")
@@ -241,26 +363,45 @@ class App:
         self.last_reload = ReloadResult(True, "ok", changes)
         return self.last_reload
 
-    async def _reload_http(self, old: Config, new: Config) -> None:
-        """Restart HTTP listeners whose endpoint or role changed; live HTTP players keep going."""
+    async def _reload_http(self, old: Config, new: Config) -> list[str]:
+        """Restart the HTTP listeners whose spec changed (endpoint, role, TLS files), start new ones,
+        stop removed ones; connections accepted before keep going until they end. TLS listeners
+        that stay load their cert/key again, so a renewed certificate applies on reload."""
         assert self.ctx is not None
-        # Stopping a site only stops listening; accepted connections stay until they end.
-        for lst in (self.http_server, self.http_api):
-            if lst is not None and lst.site is not None:
-                await lst.site.stop()
-        old_listeners = [x for x in (self.http_server, self.http_api) if x is not None]
-        self.http_server = self.http_api = None
-        await self._start_http()
-        for lst in old_listeners:
-            # Keep the old runners alive until their connections end, then clean up.
-            task = self.ctx.loop.create_task(self._retire(lst))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        want = http_listener_specs(new)
+        changes: list[str] = []
+        for role, lst in list(self.http_listeners.items()):
+            spec = want.get(role)
+            if spec is not None and spec == lst.spec:
+                if spec.tls is not None and lst.ssl_context is not None:
+                    try:
+                        load_tls(lst.ssl_context, spec.tls, spec.tls_where)
+                    except OSError as e:
+                        log.error("%s: keep the previous certificate: %s", role, e)
+                continue
+            await lst.stop_listening()
+            del self.http_listeners[role]
+            changes.append(f"{role} -{lst.endpoint}")
+            self._retired[lst] = self.ctx.loop.create_task(self._retire(lst))
+        added = {role: spec for role, spec in want.items() if role not in self.http_listeners}
+        contexts = self._tls_contexts(added)  # reload() checked them: they load
+        for role, spec in added.items():
+            try:
+                await self._start_listener(spec, contexts.get(role))
+            except OSError as e:
+                # SRS quits when a reload cannot listen; we keep serving everything else.
+                log.error("reload: %s cannot listen at %s: %s", role, spec.endpoint, e)
+                changes.append(f"{role} failed({spec.endpoint})")
+                continue
+            changes.append(f"{role} +{spec.endpoint}")
+        return changes
 
     async def _retire(self, lst: HttpListener) -> None:
+        """Keep a replaced listener's runner alive until its connections end, then clean up."""
         server = lst.runner.server
         while server is not None and server.connections:
             await asyncio.sleep(1)
+        self._retired.pop(lst, None)
         with contextlib.suppress(Exception):
             await lst.runner.cleanup()
 

@@ -27,7 +27,6 @@ class ControlPlane:
     async def on_connect(self, client: Client) -> None:
         self.security.check_refer(client, "all")
         await self.hooks.on_connect(client)
-        client.connect_called = True
 
     def check_security(self, client: Client) -> None:
         self.security.check(client)
@@ -36,8 +35,10 @@ class ControlPlane:
         self.stats.on_client(client)
 
     async def on_play(self, client: Client) -> None:
-        self.security.check_refer(client, "play")
+        # SRS compat: the on_play hook runs before ``refer.play`` (SrsRtmpConn::playing checks it),
+        # while ``refer.publish`` is checked before the on_publish hook.
         await self.hooks.on_play(client)
+        self.security.check_refer(client, "play")
 
     async def on_publish(self, client: Client) -> None:
         self.security.check_refer(client, "publish")

@@ -34,6 +34,7 @@ from srs.util.errors import ErrorCode, StreamBusyError
 PURE_AUDIO_GUESS_COUNT = 115  # SRS SRS_PURE_AUDIO_GUESS_COUNT
 MW_MSGS_MAX = 128  # SRS caps mw_msgs; also our flush fallback when timestamps do not advance
 TRIM_BATCH = 64  # trim the ring's unused prefix in batches (amortised list deletion)
+FLUSH_SLICE = 256  # consumers served per loop turn in a flush pass
 GOP_VIDEO_CODECS = frozenset({7, 12, 13})  # AVC, HEVC, AV1: what the GOP cache accepts as video
 
 
@@ -95,6 +96,10 @@ class Source:
         self._flush_scheduled = False
         self._backlog = False  # a consumer could not take its data at the last flush
         self._pending_since_ms: int | None = None  # wall clock (from tick) when data started waiting
+        self._pass: list[Consumer] | None = None  # the consumers of the flush pass under way
+        self._pass_pos = 0
+        self._pass_again = False
+        self.last_audio: MediaMessage | None = None  # newest audio frame (codec info without headers)
         # counters (read by stats)
         self.msgs_in = 0
         self.bytes_in = 0
@@ -154,10 +159,10 @@ class Source:
         """Detach the publisher: deliver what is pending, clear caches, tell the players."""
         if self.publisher is not publisher:
             return
-        self.flush()
+        self.flush(complete=True)
         self.publisher = None
         self._clear_gop()
-        self.metadata = self.video_sh = self.audio_sh = None
+        self.metadata = self.video_sh = self.audio_sh = self.last_audio = None
         for c in list(self.consumers):
             c.sink.on_unpublish()
         self._trim()
@@ -195,6 +200,7 @@ class Source:
                 self.video_frames += 1
             else:
                 self.audio_frames += 1
+                self.last_audio = msg
         self._last_ts = msg.timestamp
         seq = self.head
         self.ring.append(msg)
@@ -317,16 +323,45 @@ class Source:
 
     # ------------------------------------------------------------------ fan-out
 
-    def flush(self) -> None:
-        """Deliver everything pending to every consumer (the merged write)."""
+    def flush(self, *, complete: bool = False) -> None:
+        """Deliver everything pending to every consumer (the merged write).
+
+        The consumers are served ``FLUSH_SLICE`` at a time, one slice per loop turn, so that 2000
+        players never hold the event loop for tens of milliseconds (API requests, publishers and
+        new players get their turn in between). ``complete`` serves all of them at once (unpublish:
+        the tail must reach every player before it is told the stream ended).
+        """
         self._flush_scheduled = False
         self._pending = 0
         self._pending_since_ms = None
         self._backlog = False
+        if self._pass is not None and not complete:
+            self._pass_again = True  # a pass is under way: run another one right after it
+            return
+        self._pass = self.consumers[:]
+        self._pass_pos = 0
+        self._pass_again = False
+        self._flush_slice(complete)
+
+    def _flush_slice(self, complete: bool = False) -> None:
+        todo = self._pass
+        if todo is None:
+            return
+        start = self._pass_pos
+        end = len(todo) if complete else min(len(todo), start + FLUSH_SLICE)
         head = self.head
-        for c in self.consumers[:]:
-            self._flush_consumer(c, head)
+        for i in range(start, end):
+            c = todo[i]
+            if not c.closed:
+                self._flush_consumer(c, head)
+        if end < len(todo):
+            self._pass_pos = end
+            self._schedule(self._flush_slice)
+            return
+        self._pass = None
         self._trim()
+        if self._pass_again:
+            self.flush()
 
     def tick(self, now_ms: int) -> None:
         """Wall-clock housekeeping: retry backed-up players; flush data that waited ``mw_latency``

@@ -8,14 +8,19 @@ then static files). Every response carries SRS's ``Server`` header and, when the
 
 from __future__ import annotations
 
+import base64
+import hmac
 import logging
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from srs import SIGNATURE
+from srs.config import HttpsConfig
 from srs.server.context import ServerContext
 from srs.server.http_flv import serve_flv
 from srs.server.mounts import match_stream
@@ -74,6 +79,38 @@ def _decorate(request: web.Request, resp: web.StreamResponse) -> None:
         resp.headers.update(CORS_HEADERS)
 
 
+def check_auth(request: web.Request, ctx: ServerContext) -> web.Response | None:
+    """``http_api.auth`` (SRS ``SrsHttpAuthMux``): HTTP Basic auth on any path containing ``/api/``,
+    on every HTTP port, read from the current config (a reload applies at once). ``None`` = allowed.
+
+    401 with an empty body; ``WWW-Authenticate: Basic`` when the header is missing or the
+    credentials are wrong (not for a malformed header, as SRS). OPTIONS never gets here.
+    """
+    auth = ctx.config.http_api.auth
+    if not auth.enabled or "/api/" not in request.path:
+        return None
+    challenge = {"WWW-Authenticate": "Basic", "Connection": "Close"}
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return web.Response(status=401, headers=challenge)
+    if "Basic " not in header:
+        return web.Response(status=401, headers={"Connection": "Close"})
+    token = header.replace("Basic ", "", 1).strip()
+    try:
+        plain = base64.b64decode(token.encode("ascii"), validate=True).decode("utf-8")
+    except (ValueError, UnicodeError):
+        return web.Response(status=401, headers={"Connection": "Close"})
+    user, sep, password = plain.partition(":")
+    if not sep:
+        return web.Response(status=401, headers={"Connection": "Close"})
+    # Constant-time compares: the answer must not leak how much of a guess was right.
+    ok_user = hmac.compare_digest(user.encode(), auth.username.encode())
+    ok_password = hmac.compare_digest(password.encode(), auth.password.encode())
+    if not (ok_user and ok_password):
+        return web.Response(status=401, headers=challenge)
+    return None
+
+
 @web.middleware
 async def srs_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     ctx = request.app[CTX]
@@ -84,6 +121,10 @@ async def srs_headers(request: web.Request, handler: Handler) -> web.StreamRespo
             resp = web.Response(status=200)
         _decorate(request, resp)
         return resp
+    denied = check_auth(request, ctx)
+    if denied is not None:
+        _decorate(request, denied)
+        return denied
     try:
         resp = await handler(request)
     except web.HTTPException as e:
@@ -144,10 +185,31 @@ async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound()
 
 
+class HttpParseErrorsFilter(logging.Filter):
+    """aiohttp answers a malformed request (bad header bytes, a request line over 8 KiB, ...) with a
+    400 and logs it with a traceback: one warning line is enough, bad input is not our bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            peer = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "bad HTTP request from %s: %s", (peer, " ".join(str(exc).split())[:200])
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_http_parse_errors() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, HttpParseErrorsFilter) for f in server_log.filters):
+        server_log.addFilter(HttpParseErrorsFilter())
+
+
 def make_app(
     ctx: ServerContext, *, streams: bool, routes: Callable[[web.Application], None] | None = None
 ) -> web.Application:
     """An aiohttp app for one listener; ``routes`` adds the API's (the app layer wires them)."""
+    quiet_http_parse_errors()
     app = web.Application(middlewares=[srs_headers], client_max_size=1 << 20)
     app[CTX] = ctx
     app.on_response_prepare.append(on_prepare)
@@ -164,3 +226,30 @@ def ensure_dir(path: str) -> None:
             os.makedirs(path, exist_ok=True)
         except OSError as e:
             log.warning("cannot create http_server.dir %s: %s", path, e)
+
+
+# ---------------------------------------------------------------- HTTPS
+
+
+def load_tls(context: ssl.SSLContext, https: HttpsConfig, where: str) -> None:
+    """Load ``https.cert``/``https.key`` into ``context``; an OSError names the directive and file.
+
+    SRS reads the files at each TLS handshake, so a bad file only shows when a client connects; we
+    load them when the listener starts (and on reload), so a typo is a startup error.
+    """
+    for name, path in (("cert", https.cert), ("key", https.key)):
+        if not os.path.isfile(path):
+            raise OSError(2, f"{where}.{name}: cannot read {path}: no such file")
+    try:
+        context.load_cert_chain(certfile=https.cert, keyfile=https.key)
+    except (ssl.SSLError, OSError) as e:
+        raise OSError(f"{where}: cannot load cert {https.cert} with key {https.key}: {e}") from None
+
+
+def tls_context(https: HttpsConfig, where: str) -> ssl.SSLContext:
+    """A server-side TLS context for an ``https {}`` block (``where``: ``http_api.https`` ...)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(["http/1.1"])
+    load_tls(context, https, where)
+    return context

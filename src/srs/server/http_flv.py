@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Sequence
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -45,7 +46,7 @@ def flv_wire(has_audio: bool, has_video: bool, drop: bool) -> FlvWire:
 class HttpFlvSink:
     """One HTTP-FLV player as a consumer sink."""
 
-    __slots__ = ("done", "nodelay", "remux", "sent", "transport")
+    __slots__ = ("done", "nodelay", "remux", "sent", "tls", "transport")
 
     def __init__(
         self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str], nodelay: bool
@@ -55,6 +56,8 @@ class HttpFlvSink:
         self.done = done
         self.sent = 0
         self.nodelay: bool | None = nodelay  # vhost tcp_nodelay, applied after the first write
+        # Over TLS each buffer of a writelines becomes its own record: join the batch instead.
+        self.tls = transport.get_extra_info("ssl_object") is not None
 
     def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | NotYet | None:
         r = self.remux
@@ -71,7 +74,10 @@ class HttpFlvSink:
         if total == 0:
             return
         self.sent += total
-        self.transport.writelines([b"%x\r\n" % total, *bufs, _CRLF])
+        if self.tls:
+            self.transport.write(b"".join([b"%x\r\n" % total, *bufs, _CRLF]))
+        else:
+            self.transport.writelines([b"%x\r\n" % total, *bufs, _CRLF])
         if self.nodelay is not None:
             # Until now the socket kept TCP_NODELAY so the first tags did not wait behind the
             # response headers for an ACK; from here on the vhost's setting applies.
@@ -145,7 +151,8 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         request.host, request.path, request.query_string, app=found.app, stream=found.stream, ip=ip
     )
     vhost = found.vhost
-    req = req.with_vhost(vhost.name)
+    # SRS: the Referer header is the pageUrl of an HTTP player (the on_play hook reports it).
+    req = replace(req.with_vhost(vhost.name), page_url=request.headers.get("Referer", ""))
     loop = asyncio.get_running_loop()
     done: asyncio.Future[str] = loop.create_future()
     player = FlvPlayer(cid, ip, done)
@@ -159,9 +166,10 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     error = False
     try:
         try:
-            policy.check_security(client)
-            policy.on_client(client)  # SRS registers the player before the on_play hook
+            # SRS order for HTTP players: stats registration, then security, then the on_play hook.
+            policy.on_client(client)
             registered = True
+            policy.check_security(client)
             await policy.on_play(client)
         except SrsError as e:
             error = True

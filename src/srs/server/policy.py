@@ -48,14 +48,13 @@ class ClientConnection(Protocol):
 class Client:
     """One client session as the control plane sees it (SRS ``SrsStatisticClient`` + request)."""
 
-    __slots__ = ("conn", "connect_called", "created", "kind", "request")
+    __slots__ = ("conn", "created", "kind", "request")
 
     def __init__(self, conn: ClientConnection, request: Request, kind: str) -> None:
         self.conn = conn
         self.request = request
         self.kind = kind  # rtmp-play, flv-play, fmle-publish, flash-publish, haivision-publish, ...
         self.created = time.time()
-        self.connect_called = False  # on_connect passed: on_close is due when it goes
 
     @property
     def cid(self) -> str:
@@ -101,7 +100,7 @@ class AllowAll:
     """No control plane: every client is admitted, nothing is recorded."""
 
     async def on_connect(self, client: Client) -> None:
-        client.connect_called = True
+        return None
 
     def check_security(self, client: Client) -> None:
         return None

@@ -96,7 +96,6 @@ class RtmpConnection(asyncio.Protocol):
         self._publish_start_s = 0.0
         self._nodelay: bool | None = None  # vhost tcp_nodelay, applied after a player's first write
         self.client: Client | None = None  # the stream session the control plane knows
-        self._connect_called = False  # on_connect passed (on_close is due)
         self._error = False
         self.recv_bytes = 0
         self.send_bytes = 0
@@ -266,35 +265,45 @@ class RtmpConnection(asyncio.Protocol):
         req = req.with_vhost(vhost.name)
         self.request = req
         self._kind = kind
+        # The socket keeps TCP_NODELAY until a player's first media write or a publisher's
+        # Publish.Start: with Nagle on, those would wait for the ACK of the replies before them
+        # (a 40 ms delayed ACK). From then on the vhost's tcp_nodelay applies.
         self._nodelay = vhost.tcp_nodelay
-        if kind != "rtmp-play":
-            self._set_nodelay(vhost.tcp_nodelay)
-        # A player's socket keeps TCP_NODELAY until its first media write: with Nagle on, the
-        # GOP cache would wait for the ACK of the Play.Start replies (a 40 ms delayed ACK).
         return req, vhost
 
     async def _admit(self, req: Request, kind: str) -> Client:
-        """SRS order: on_connect (refer.all + hook, once per connection), then security."""
+        """SRS order: on_connect (refer.all + hook, at every play/publish cycle), then security.
+
+        From here on the connection has a client: on_close fires when it ends, even if this client
+        is refused (SRS calls on_close for every connection that sent play/publish).
+        """
         client = Client(self, req, kind)
+        self.client = client
         policy = self.ctx.policy
-        if not self._connect_called:
-            await policy.on_connect(client)
-            self._connect_called = True
+        await policy.on_connect(client)
         policy.check_security(client)
         return client
 
+    def _check_alive(self, step: str) -> None:
+        """After a policy step that waited (a hook): a kick or shutdown may have closed us meanwhile;
+        going on would leave a publisher or player attached to the source for good."""
+        if self._closed:
+            raise SrsError(f"connection closed while {step} ran")
+
     async def _on_play(self, e: ev.PlayRequested) -> None:
+        self._disarm_timer()  # identified: from here only the hooks' own timeout bounds the wait
         req, vhost = self._identify(e.stream_name, "rtmp-play")
         client = await self._admit(req, "rtmp-play")
+        self._check_alive("on_connect")
         self.session.start_play()
         self._pending.extend(self.session.pending_events())
         # SRS compat: Play.Start goes out before the on_play hook; a rejected player sees it and
         # then the close.
         self._flush_session()
-        self.client = client
         policy = self.ctx.policy
         policy.on_client(client)
         await policy.on_play(client)
+        self._check_alive("on_play")
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         self.source = src
         self.consumer = src.create_consumer(RtmpPlaySink(self))
@@ -306,12 +315,14 @@ class RtmpConnection(asyncio.Protocol):
         )
 
     async def _on_publish(self, e: ev.PublishRequested) -> None:
+        self._disarm_timer()  # identified: from here only the hooks' own timeout bounds the wait
         req, vhost = self._identify(e.stream_name, str(e.client_type))
         client = await self._admit(req, self._kind)
-        self.client = client
+        self._check_alive("on_connect")
         policy = self.ctx.policy
         policy.on_client(client)
         await policy.on_publish(client)  # a rejected publisher leaves no source behind
+        self._check_alive("on_publish")
         src = self.ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         try:
             src.publish(self)
@@ -329,6 +340,10 @@ class RtmpConnection(asyncio.Protocol):
         self._publish_start_s = self.ctx.loop.time()
         self.session.accept_publish()
         self._pending.extend(self.session.pending_events())
+        self._flush_session()
+        if self._nodelay is not None:
+            self._set_nodelay(self._nodelay)
+            self._nodelay = None
         self._disarm_timer()
         self._arm_timer(TICK_S)
         log.info(
@@ -440,8 +455,7 @@ class RtmpConnection(asyncio.Protocol):
         self._disarm_timer()
         client = self.client
         if client is not None:
-            if self._connect_called:
-                self.ctx.policy.on_close(client)
+            self.ctx.policy.on_close(client)
             self.ctx.policy.on_disconnect(client, error)
         self.ctx.forget(self)
 

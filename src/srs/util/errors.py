@@ -61,15 +61,18 @@ class ErrorCode(IntEnum):
     RTMP_STREAM_NAME_EMPTY = 2051
     RTMP_CREATE_STREAM_DEPTH = 2055
     RTMP_REDIRECT = 2997
-    HTTP_JSONP = 4058
-    HLS_DECODE_ERROR = 3001
-    FLV_INVALID_VIDEO_TAG = 3029
-    HTTP_PARSE_URI = 4000
     HTTP_HIJACK = 2052
-    STREAM_CASTER_FLV_TAG = 4015
+    HLS_DECODE_ERROR = 3001
+    HTTP_PARSE_URI = 3007
+    HTTP_DATA_INVALID = 3008  # a hook answered something that is not 0 / JSON
     KERNEL_FLV_HEADER = 3036
     KERNEL_FLV_STREAM_CLOSED = 3037
-    HTTP_HOOK_FAILED = 4002
+    FLV_INVALID_VIDEO_TAG = 3042
+    RESPONSE_CODE = 3064  # a hook's JSON answer has no integer code 0
+    HTTP_URL_NOT_CLEAN = 4002
+    HTTP_STATUS_INVALID = 4005  # a hook answered with a status other than 200/201
+    STREAM_CASTER_FLV_TAG = 4024
+    HTTP_JSONP = 4058
 
 
 class SrsError(Exception):

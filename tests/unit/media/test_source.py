@@ -11,7 +11,7 @@ from srs.media.consumer import NOT_YET, NotYet
 from srs.media.jitter import Jitter, JitterAlgorithm
 from srs.media.message import AUDIO, DATA, VIDEO, MediaMessage
 from srs.media.registry import SourceRegistry
-from srs.media.source import PURE_AUDIO_GUESS_COUNT, Source, SourceSettings
+from srs.media.source import FLUSH_SLICE, PURE_AUDIO_GUESS_COUNT, Source, SourceSettings
 from srs.util.errors import StreamBusyError
 
 AVC = 7
@@ -457,6 +457,49 @@ def test_tick_flushes_when_timestamps_do_not_advance() -> None:
     assert sink.buffers == []  # waiting for less than mw_latency of wall time
     src.tick(10_400)
     assert len(sink.buffers) == 5
+
+
+def test_flush_serves_players_in_slices_per_loop_turn() -> None:
+    src, loop = make()
+    src.publish("p")
+    sinks = [FakeSink() for _ in range(FLUSH_SLICE * 2 + 10)]
+    for s in sinks:
+        src.create_consumer(s)
+    loop.run()
+    src.on_message(video(0, key=True))
+    # one loop turn: the scheduled flush serves the first slice and schedules the next
+    fn = loop.calls.pop(0)
+    fn()
+    assert sum(1 for s in sinks if s.buffers) == FLUSH_SLICE
+    loop.run()
+    assert all(len(s.buffers) == 1 for s in sinks)
+
+
+def test_new_data_during_a_pass_gets_another_pass() -> None:
+    src, loop = make()
+    src.publish("p")
+    sinks = [FakeSink() for _ in range(FLUSH_SLICE + 5)]
+    for s in sinks:
+        src.create_consumer(s)
+    loop.run()
+    src.on_message(video(0, key=True))
+    loop.calls.pop(0)()  # first slice served
+    src.on_message(video(40))  # arrives mid-pass
+    loop.run()
+    assert all(s.timestamps[-1] == 40 for s in sinks)
+    assert all(len(s.buffers) == 2 for s in sinks)
+
+
+def test_unpublish_delivers_the_tail_to_every_player_before_ending() -> None:
+    src, loop = make(SourceSettings(mw_latency_ms=350, mw_msgs=8))
+    src.publish("p")
+    sinks = [FakeSink() for _ in range(FLUSH_SLICE * 3)]
+    for s in sinks:
+        src.create_consumer(s)
+    loop.run()
+    src.on_message(video(0, key=True))
+    src.unpublish("p")  # no loop turn in between
+    assert all(len(s.buffers) == 1 and s.unpublished == 1 for s in sinks)
 
 
 # ---------------------------------------------------------------------- jitter
