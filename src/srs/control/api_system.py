@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from srs.control.stats import Statistics
     from srs.server.context import ServerContext
 
-_proc = psutil.Process()
 _CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 # /proc/self/stat fields after "pid (comm) state" (proc(5)), as SRS's SrsProcSelfStat names them.
@@ -94,11 +93,13 @@ def _read(path: str) -> str | None:
 def summaries_data(ctx: ServerContext, stats: Statistics | None) -> Body:
     """The ``data`` of ``/api/v1/summaries`` (also the heartbeat's ``summaries``)."""
     now = time.time()
-    with _proc.oneshot():
-        mem = _proc.memory_info()
-        mem_percent = _proc.memory_percent()
-        cpu = _proc.cpu_percent(None)
-        ppid = _proc.ppid()
+    # The process handle lives with the statistics: cpu_percent() measures since its last call.
+    proc = stats.proc if stats is not None else psutil.Process()
+    with proc.oneshot():
+        mem = proc.memory_info()
+        mem_percent = proc.memory_percent()
+        cpu = proc.cpu_percent(None)
+        ppid = proc.ppid()
     vm = psutil.virtual_memory()
     sw = psutil.swap_memory()
     try:

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+import psutil
+
 from srs.control import api_codec
 
 if TYPE_CHECKING:
@@ -352,6 +354,7 @@ class _Sorted:
 
 class Statistics:
     def __init__(self, ctx: ServerContext, *, clock: Callable[[], float] = time.time) -> None:
+        self.proc = psutil.Process()  # this server process: CPU/memory for summaries
         self.ctx = ctx
         self._clock = clock
         self._samples = SampleClock()

@@ -32,15 +32,6 @@ log = logging.getLogger("srs")
 
 WRITE_HIGH_WATER = 1 << 20
 _CRLF = b"\r\n"
-_WIRES: dict[tuple[bool, bool, bool], FlvWire] = {}
-
-
-def flv_wire(has_audio: bool, has_video: bool, drop: bool) -> FlvWire:
-    k = (has_audio, has_video, drop)
-    w = _WIRES.get(k)
-    if w is None:
-        w = _WIRES[k] = FlvWire(has_audio, has_video, drop)
-    return w
 
 
 class HttpFlvSink:
@@ -67,7 +58,8 @@ class HttpFlvSink:
         has_audio, has_video = flags
         if not has_audio and not has_video:
             return None  # SRS compat: no header (and no data) until there is audio or video
-        return flv_wire(has_audio, has_video, r.drop_if_not_match)
+        # Players with the same flags share encoded tags through the wire's key.
+        return FlvWire(has_audio, has_video, r.drop_if_not_match)
 
     def write(self, bufs: list[bytes]) -> None:
         total = sum(map(len, bufs))

@@ -36,15 +36,6 @@ REPUBLISH_WAIT_S = 180.0  # SRS waits 3 min on the connection for a republish / 
 WRITE_HIGH_WATER = 1 << 20  # a player whose transport holds more than this waits in the ring
 TICK_S = 1.0
 
-_WIRES: dict[int, RtmpWire] = {}
-
-
-def rtmp_wire(chunk_size: int) -> RtmpWire:
-    w = _WIRES.get(chunk_size)
-    if w is None:
-        w = _WIRES[chunk_size] = RtmpWire(chunk_size)
-    return w
-
 
 class RtmpPlaySink:
     """Delivers shared chunk bytes to one RTMP player."""
@@ -55,7 +46,8 @@ class RtmpPlaySink:
         self.conn = conn
 
     def choose_wire(self, first: Sequence[MediaMessage]) -> RtmpWire:
-        return rtmp_wire(self.conn.session.out_chunk_size)
+        # Players of the same chunk size share encoded bytes through the wire's key.
+        return RtmpWire(self.conn.session.out_chunk_size)
 
     def write(self, bufs: list[bytes]) -> None:
         self.conn.write_media(bufs)
