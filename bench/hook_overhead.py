@@ -228,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "--tcp-nodelay",
         choices=("on", "off"),
         default="on",
-        help="vhost tcp_nodelay of both servers (off, the default of SRS, adds a ~40 ms Nagle wait "
-        "to every Publish.Start on Linux, which hides the hook cost; see docs/PERFORMANCE.md)",
+        help="vhost tcp_nodelay of both servers (off is SRS's default)",
     )
     p.add_argument("--out", help="write the result as JSON here")
     args = p.parse_args(argv)
