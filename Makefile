@@ -33,7 +33,7 @@ run: install
 	$(BIN)/srs -c $(CONF)
 
 test: install-test system-deps
-	$(BIN)/python -m pytest -n $(JOBS) -q
+	$(BIN)/python -m pytest -n $(JOBS) -q --hypothesis-profile=ci
 
 lint: install-test
 	$(BIN)/ruff check src tests bench

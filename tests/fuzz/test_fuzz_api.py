@@ -9,6 +9,7 @@ import asyncio
 import base64
 import json
 import logging
+import os
 import re
 import socket
 import threading
@@ -57,7 +58,7 @@ NUMBERISH = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "400")), deadline=None)
 @given(NUMBERISH)
 def test_query_int_is_c_atoi_clamped(text: str) -> None:
     assert query_int(text) == c_atoi_clamped(text)
@@ -66,7 +67,7 @@ def test_query_int_is_c_atoi_clamped(text: str) -> None:
 CALLBACKS = st.one_of(st.text(max_size=30), st.from_regex(r"[A-Za-z0-9._\-]{0,30}", fullmatch=True))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")), deadline=None)
 @given(
     callback=CALLBACKS,
     method=st.one_of(st.sampled_from(["GET", "PUT", "POST", "DELETE", "get"]), st.text(max_size=8)),
@@ -223,7 +224,7 @@ PATHS = st.one_of(
 
 
 @settings(
-    max_examples=300,
+    max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -38,19 +39,31 @@ def _check(text: str) -> None:
     assert parse_text(cfg.root.dump(), reader=_no_files).root.dump() == cfg.root.dump()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.text(ALPHABET, max_size=300))
 def test_random_text(text: str) -> None:
     _check(text)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(WORDS, max_size=60).map(" ".join))
 def test_random_tokens(text: str) -> None:
     _check("listen 1935;\n" + text)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(
     st.sampled_from(SEEDS),
     st.lists(st.tuples(st.integers(0, 4000), st.integers(0, 8), st.text(ALPHABET, max_size=8)), max_size=4),
@@ -63,7 +76,7 @@ def test_mutated_real_configs(seed: str, edits: list[tuple[int, int, str]]) -> N
     _check(text)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "200")), deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_unicode(text: str) -> None:
     _check(text)

@@ -176,10 +176,8 @@ def _read_token(src: _Source) -> tuple[int, list[str], int]:
                 last_space = True
                 need_space = False
                 continue
-            if ch == ";":
-                return _ENTIRE, args, line_start
-            if ch == "{":
-                return _BLOCK_START, args, line_start
+            if ch == ";" or ch == "{":
+                return _end(src, ch, args, line_start)
             raise _error(src, src.line, f"unexpected {ch!r} after a quoted token", _head(args))
 
         if last_space:
@@ -230,12 +228,18 @@ def _read_token(src: _Source) -> tuple[int, list[str], int]:
             word = text[start : src.pos - 1]
             if word:  # SRS drops empty words, so '' and "" vanish
                 args.append(word)
-            if ch == ";":
-                return _ENTIRE, args, line_start
-            if ch == "{":
-                return _BLOCK_START, args, line_start
+            if ch == ";" or ch == "{":
+                return _end(src, ch, args, line_start)
             if ch in "\r\n" and args:
                 raise _error(src, src.line - 1 if ch == "\n" else src.line, "unexpected end of line", args[0])
+
+
+def _end(src: _Source, ch: str, args: list[str], line_start: int) -> tuple[int, list[str], int]:
+    """A statement ends with ``;`` or opens a block with ``{``; either needs a name (``"";`` has none:
+    SRS drops empty words)."""
+    if not args:
+        raise _error(src, src.line, f"unexpected {ch!r}")
+    return (_ENTIRE if ch == ";" else _BLOCK_START), args, line_start
 
 
 def _head(args: list[str]) -> str | None:

@@ -53,6 +53,8 @@ FAILING = [
     ("unclosed block", "a {\nb 1;\n", 1, 'expecting "}"'),
     ("stray }", "a 1;\n}\n", 2, "unexpected '}'"),
     ("stray ;", ";\n", 1, "unexpected ';'"),
+    ("empty quoted name ;", 'listen 1935;\n"";\n', 2, "unexpected ';'"),
+    ("empty quoted name {", "listen 1935;\n''{ }\n", 2, "unexpected '{'"),
     ("stray {", "{\n}\n", 1, "unexpected '{'"),
     ("no ; at EOF", "a 1", 1, "unexpected end of file"),
     ("char after closing quote", 'a "x"y;\n', 1, "after a quoted token"),
