@@ -345,6 +345,9 @@ class App:
                     changes.append(f"rtmp +{ep}")
         # Always: the HTTP listeners diff themselves (and TLS listeners reload their certificate).
         changes.extend(await self._reload_http(old, cfg))
+        if d.mw_cpu_budget_changed:
+            self.ctx.pacer.duty = cfg.mw_cpu_budget / 100
+            changes.append(f"mw_cpu_budget {cfg.mw_cpu_budget}")
         for name in d.vhosts_removed:
             self._close_vhost_clients(name, "vhost removed")
             changes.append(f"vhost -{name}")
@@ -441,6 +444,7 @@ class App:
         else:
             ctx.close_all("server stopping")
         await self._stop_http()
+        ctx.pacer.close()
         await self.heartbeat.stop()
         await self.hooks.close()
         for server in self.rtmp.values():

@@ -32,6 +32,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         | {"disable_daemon_for_docker", "inotify_auto_reload", "auto_reload_for_docker"}
         | {"tcmalloc_release_rate", "query_latest_version", "first_wait_for_qlv", "threads"}
         | {"circuit_breaker", "is_full", "in_docker", "tencentcloud_cls", "exporter"}
+        | {"mw_cpu_budget"}  # ours, not in SRS (docs/USAGE.md, "Latency and merged writes")
     ),
     "http_api": frozenset({"enabled", "listen", "crossdomain", "raw_api", "auth", "https"}),
     "http_api.raw_api": frozenset({"enabled", "allow_reload", "allow_query", "allow_update"}),
@@ -187,6 +188,11 @@ def check_config(
     warnings.extend(_check_http(cfg, root))
     if cfg.exporter.max_streams <= 0:
         raise _at(root, "exporter", f"invalid exporter.max_streams={cfg.exporter.max_streams}, must be > 0")
+
+    if not 0 <= cfg.mw_cpu_budget <= 100:
+        raise _at(
+            root, "mw_cpu_budget", f"invalid mw_cpu_budget={cfg.mw_cpu_budget}, must be 0..100 (percent)"
+        )
 
     if cfg.srs_log_tank == "file" and not cfg.srs_log_file:
         raise ConfigError("log file is empty", file=label_file)

@@ -48,6 +48,7 @@ class ConfigDiff:
     http_server_listen_changed: bool = False
     chunk_size_changed: bool = False
     exporter_changed: bool = False
+    mw_cpu_budget_changed: bool = False
 
     @property
     def changed(self) -> bool:
@@ -63,6 +64,7 @@ class ConfigDiff:
             or self.max_connections_changed
             or self.chunk_size_changed
             or self.exporter_changed
+            or self.mw_cpu_budget_changed
         )
 
 
@@ -115,4 +117,5 @@ def diff(old: Config, new: Config) -> ConfigDiff:
         != (new.http_server.listen, new.http_server.enabled),
         chunk_size_changed=old.chunk_size != new.chunk_size,
         exporter_changed=old.exporter != new.exporter,
+        mw_cpu_budget_changed=old.mw_cpu_budget != new.mw_cpu_budget,
     )

@@ -249,6 +249,9 @@ class Config:
     ff_log_level: str = "info"
     utc_time: bool = False
     max_connections: int = 1000
+    # Ours, not in SRS: the share of one core (percent) the live fan-out may spend to deliver
+    # sooner than the merged write (mw_latency) would; 0 is SRS's merged write exactly.
+    mw_cpu_budget: int = 20
     pithy_print_ms: int = 10_000
     work_dir: str = "./"
     asprocess: bool = False

@@ -43,8 +43,13 @@ class Sink(Protocol):
         """
         ...
 
-    def write(self, bufs: list[bytes]) -> None:
-        """Write a batch of wire buffers (one ``writelines``)."""
+    def write(self, bufs: list[bytes], nbytes: int) -> bool:
+        """Write a batch of wire buffers (one ``writelines``); ``nbytes`` is their total size.
+
+        ``bufs`` may be shared with other players of the same wire: never mutate it. Returns
+        whether the sink can take more (False once its transport is backed up or closing: the
+        Source then asks :meth:`writable` before writing again).
+        """
         ...
 
     def writable(self) -> bool:
@@ -68,6 +73,7 @@ class Consumer:
         "cursor",
         "dropped_msgs",
         "drops",
+        "fast",
         "limit_ms",
         "paused",
         "prefix",
@@ -93,6 +99,21 @@ class Consumer:
         self.sent_msgs = 0
         self.limit_ms: int | None = None  # RTMP play duration
         self.start_ts: int | None = None
+        # True while the Source may take its fast path for this player: started, nothing special
+        # (see is_plain) and writable at the last write. Anything that changes that clears it;
+        # only the Source's general path sets it again, after checking everything.
+        self.fast = False
+
+    @property
+    def is_plain(self) -> bool:
+        """Started, open, not paused, not waiting for a keyframe, no play duration."""
+        return (
+            self.wire is not None
+            and not self.closed
+            and not self.paused
+            and not self.wait_keyframe
+            and self.limit_ms is None
+        )
 
     @property
     def queued(self) -> int:
@@ -101,15 +122,18 @@ class Consumer:
 
     def pause(self, paused: bool) -> None:
         self.paused = paused
+        self.fast = False
         if not paused:
             self.source.request_flush(self)
 
     def set_duration_limit(self, duration_ms: int | None) -> None:
         """Stop after ``duration_ms`` of media (RTMP ``play`` duration argument)."""
         self.limit_ms = duration_ms if duration_ms is not None and duration_ms > 0 else None
+        self.fast = False
 
     def close(self) -> None:
         """Detach from the source (idempotent)."""
         if not self.closed:
             self.closed = True
+            self.fast = False
             self.source.remove_consumer(self)

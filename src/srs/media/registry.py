@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from srs.media.source import Source, SourceSettings
+from srs.media.source import Pace, Source, SourceSettings
 
 
 class SourceRegistry:
@@ -19,8 +19,10 @@ class SourceRegistry:
         self,
         schedule: Callable[[Callable[[], None]], object],
         settings_for: Callable[[str], SourceSettings],
+        pace: Pace | None = None,
     ) -> None:
         self._schedule = schedule
+        self._pace = pace
         self._settings_for = settings_for  # vhost name -> settings
         self._sources: dict[str, Source] = {}
         self._vhost_of: dict[str, str] = {}
@@ -39,7 +41,7 @@ class SourceRegistry:
     def fetch_or_create(self, url: str, vhost: str) -> Source:
         src = self._sources.get(url)
         if src is None:
-            src = Source(url, self._settings_for(vhost), self._schedule, self._reap)
+            src = Source(url, self._settings_for(vhost), self._schedule, self._reap, self._pace)
             self._sources[url] = src
             self._vhost_of[url] = vhost
             self.created += 1

@@ -7,9 +7,12 @@ Media path, and why it is fast:
 * Each wire format (RTMP chunks for a chunk size, FLV tags with given A/V flags, ...) has a list
   of encoded bytes parallel to the ring, filled lazily: a message is serialized at most once per
   format, and the bytes are shared by every player of that format.
-* Players are flushed in batches (SRS merged-write: ``mw_latency`` of media and more than
-  ``mw_msgs`` messages, or every message in realtime mode). A flush hands each player a slice of
-  the shared byte list, written with one ``writelines``: the per-player cost is O(1) Python work
+* Players are flushed in batches. SRS's merged-write rule (``mw_latency`` of media and more than
+  ``mw_msgs`` messages; every read in realtime mode) is the upper bound: a flush never waits
+  longer than that. Below it, a *pacer* (injected, see :class:`Pace`) flushes as soon as the
+  fan-out's CPU budget allows, so an idle server delivers at once and a loaded one batches more.
+  A flush hands each player a slice of the shared byte list, written with one ``writelines``;
+  players at the same position share the slice itself: the per-player cost is O(1) Python work
   per flush, not per message.
 * The GOP cache is not a copy either: it is the sequence number where the current GOP starts; the
   ring keeps everything from there on (SRS ``SrsGopCache`` rules: pure-audio guard, max frames).
@@ -17,7 +20,8 @@ Media path, and why it is fast:
   ``queue_length`` of media jumps to the latest keyframe (whole GOPs dropped and counted).
 
 The core is sans-IO: flushes are scheduled through an injected ``schedule`` callable (the app
-passes ``loop.call_soon``) and wall-clock work comes in through :meth:`tick`.
+passes the pacer's ``soon``, a timed ``loop.call_soon``) and the optional ``pace`` callable, and
+wall-clock work comes in through :meth:`tick`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Protocol
 
 from srs.media.consumer import Consumer, NotYet, Sink
 from srs.media.jitter import Jitter, JitterAlgorithm
@@ -36,6 +41,19 @@ MW_MSGS_MAX = 128  # SRS caps mw_msgs; also our flush fallback when timestamps d
 TRIM_BATCH = 64  # trim the ring's unused prefix in batches (amortised list deletion)
 FLUSH_SLICE = 256  # consumers served per loop turn in a flush pass
 GOP_VIDEO_CODECS = frozenset({7, 12, 13})  # AVC, HEVC, AV1: what the GOP cache accepts as video
+
+
+class Pace(Protocol):
+    """Paced flushing (implemented by the server layer, which owns the clock).
+
+    ``pace(source, due)`` asks for ``source.paced_flush()`` to be called when the fan-out budget
+    allows: at once when the server is idle, later (batching more) when it is loaded. ``due``
+    says SRS's merged-write rule is met (``mw_latency`` of media waits, or realtime mode): the
+    flush must then come within the pacer's short grace whatever the budget. A source asks at
+    most once without and once with ``due`` between two flushes.
+    """
+
+    def __call__(self, source: Source, due: bool, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +80,13 @@ class Source:
         settings: SourceSettings,
         schedule: Callable[[Callable[[], None]], object],
         on_idle: Callable[[Source], None] | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self.url = url
         self.settings = settings
         self._schedule = schedule
         self._on_idle = on_idle
+        self._pace = pace  # None: SRS's merged write only (flush when mw_latency/mw_msgs are met)
         # the ring
         self.ring: list[MediaMessage] = []
         self.base = 0  # sequence number of ring[0]
@@ -94,11 +114,14 @@ class Source:
         self._pending = 0
         self._pending_start_ts = 0
         self._flush_scheduled = False
+        self._pace_requested = False  # the pacer will call paced_flush
+        self._pace_due = False  # ... within its grace: SRS's merged-write rule is met
         self._backlog = False  # a consumer could not take its data at the last flush
         self._pending_since_ms: int | None = None  # wall clock (from tick) when data started waiting
         self._pass: list[Consumer] | None = None  # the consumers of the flush pass under way
         self._pass_pos = 0
         self._pass_again = False
+        self._passes = 0
         self.last_audio: MediaMessage | None = None  # newest audio frame (codec info without headers)
         # counters (read by stats)
         self.msgs_in = 0
@@ -238,17 +261,33 @@ class Source:
         if self._pending == 0:
             self._pending_start_ts = ts
         self._pending += 1
-        if self._flush_scheduled or not self.consumers:
-            if not self.consumers:
-                self._pending = 0
-                self._trim()
+        if not self.consumers:
+            self._pending = 0
+            self._trim()
+            return
+        if self._flush_scheduled or self._pace_due:
             return
         s = self.settings
-        if (self._pending > s.mw_msgs and ts - self._pending_start_ts >= s.mw_latency_ms) or (
-            self._pending >= MW_MSGS_MAX
-        ):
+        due = self._pending > s.mw_msgs and ts - self._pending_start_ts >= s.mw_latency_ms
+        if self._pending >= MW_MSGS_MAX or (due and self._pace is None):
+            # A burst (or no pacer): flush after this read.
             self._flush_scheduled = True
             self._schedule(self.flush)
+        elif self._pace is None:
+            return  # SRS's merged write only: wait for the rule (or tick)
+        elif due:
+            # SRS's merged-write rule is met (always, in realtime mode): the pacer flushes within
+            # its short grace, sooner if the budget allows.
+            self._pace_requested = self._pace_due = True
+            self._pace(self, True)
+        elif not self._pace_requested:
+            self._pace_requested = True
+            self._pace(self, False)
+
+    def paced_flush(self) -> None:
+        """The pacer's turn: flush if data is still waiting (an earlier flush may have sent it)."""
+        if self._pace_requested:
+            self.flush()
 
     def _cache_gop(self, msg: MediaMessage, seq: int) -> None:
         """SRS ``SrsGopCache::cache`` on a ring position."""
@@ -308,6 +347,7 @@ class Source:
         except ValueError:
             return
         c.closed = True
+        c.fast = False
         if c.wire is not None:
             self._release_wire(c.wire.key)
         self._trim()
@@ -332,13 +372,19 @@ class Source:
         the tail must reach every player before it is told the stream ended).
         """
         self._flush_scheduled = False
+        self._pace_requested = self._pace_due = False
         self._pending = 0
         self._pending_since_ms = None
         self._backlog = False
         if self._pass is not None and not complete:
             self._pass_again = True  # a pass is under way: run another one right after it
             return
-        self._pass = self.consumers[:]
+        # Each pass starts at another player (a multiplicative hash of the pass number): a pass
+        # over 2000 players takes tens of ms, and no player should always be the last one.
+        players = self.consumers
+        k = (self._passes * 2654435761) % len(players) if players else 0
+        self._passes += 1
+        self._pass = players[k:] + players[:k]
         self._pass_pos = 0
         self._pass_again = False
         self._flush_slice(complete)
@@ -350,10 +396,30 @@ class Source:
         start = self._pass_pos
         end = len(todo) if complete else min(len(todo), start + FLUSH_SLICE)
         head = self.head
+        # Players at the same position and wire share one batch (the list and its size): the
+        # common case (everyone caught up) costs a dict lookup and one write per player.
+        batches: dict[tuple[Hashable, int], tuple[list[bytes], int]] = {}
         for i in range(start, end):
             c = todo[i]
-            if not c.closed:
-                self._flush_consumer(c, head)
+            if not c.fast:  # first write, backed up, paused, waiting for a keyframe, a duration
+                if not c.closed:
+                    self._flush_consumer(c, head)
+                continue
+            cur = c.cursor
+            if cur >= head:
+                continue
+            wire = c.wire
+            assert wire is not None
+            key = (wire.key, cur)
+            batch = batches.get(key)
+            if batch is None:
+                base = self.base
+                bufs = self._wire_list(wire)[cur - base : head - base]
+                batch = batches[key] = (bufs, sum(map(len, bufs)))
+            c.sent_msgs += head - cur
+            c.cursor = head
+            if not c.sink.write(*batch):
+                c.fast = False  # backed up: the general path asks writable() until it drains
         if end < len(todo):
             self._pass_pos = end
             self._schedule(self._flush_slice)
@@ -394,6 +460,11 @@ class Source:
             self._wire_users[key] = users
 
     def _flush_consumer(self, c: Consumer, head: int) -> None:
+        """The general path (the fast one in :meth:`_flush_slice` is for plain, writable players)."""
+        c.fast = self._deliver(c, head) and c.is_plain
+
+    def _deliver(self, c: Consumer, head: int) -> bool:
+        """Deliver what ``c`` may get; False when its sink cannot take more (or did not start)."""
         cur = c.cursor
         base = self.base
         ring = self.ring
@@ -405,7 +476,7 @@ class Source:
                 self._drop(c, head)
             if not c.paused and (c.cursor < head or c.prefix):
                 self._backlog = True
-            return
+            return False
         if c.wait_keyframe:
             i = bisect.bisect_left(self._keyframes, cur)
             if i < len(self._keyframes):
@@ -415,7 +486,7 @@ class Source:
             else:
                 c.dropped_msgs += head - cur
                 c.cursor = head
-                return
+                return False
         limited = False
         if c.limit_ms is not None:
             head, limited = self._limit_head(c, cur, head)
@@ -423,15 +494,15 @@ class Source:
         if wire is None:
             first = (c.prefix or []) + ring[cur - base : head - base]
             if not first:
-                return
+                return False
             chosen = c.sink.choose_wire(first)
             if isinstance(chosen, NotYet):
-                return  # the messages stay queued; asked again at the next flush
+                return False  # the messages stay queued; asked again at the next flush
             wire = chosen
             if wire is None:
                 c.cursor = head  # SRS compat: nothing is sent until there is audio or video
                 c.prefix = None
-                return
+                return False
             c.wire = wire
             self._wire_users[wire.key] = self._wire_users.get(wire.key, 0) + 1
             bufs = [wire.preamble] if wire.preamble else []
@@ -447,13 +518,14 @@ class Source:
             if cur >= head:
                 if limited:
                     c.sink.on_limit_reached()
-                return
+                return True
             bufs = self._wire_list(wire)[cur - base : head - base]
         c.sent_msgs += head - cur
         c.cursor = head
-        c.sink.write(bufs)
+        ok = c.sink.write(bufs, sum(map(len, bufs)))
         if limited:
             c.sink.on_limit_reached()
+        return ok
 
     def _limit_head(self, c: Consumer, cur: int, head: int) -> tuple[int, bool]:
         """Where a consumer with a play duration must stop, and whether it got there."""
@@ -481,6 +553,7 @@ class Source:
             new = head
             c.wait_keyframe = bool(kf)  # a video stream: resume at the next keyframe
         dropped = new - cur
+        c.fast = False
         c.dropped_msgs += dropped
         c.drops += 1
         self.dropped_msgs += dropped

@@ -21,6 +21,7 @@ from srs.config import DEFAULT_VHOST, Config, VhostConfig
 from srs.media.jitter import JitterAlgorithm
 from srs.media.registry import SourceRegistry
 from srs.media.source import SourceSettings
+from srs.server.fanout import FanoutPacer
 from srs.server.policy import AllowAll, Policy
 from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 
@@ -79,7 +80,9 @@ class ServerContext:
         self.config = config
         self.loop = loop
         self.identity = identity
-        self.registry = SourceRegistry(loop.call_soon, self._settings_for)
+        # When the live sources' flushes run (mw_cpu_budget: the fan-out's share of a core).
+        self.pacer = FanoutPacer(loop, config.mw_cpu_budget / 100)
+        self.registry = SourceRegistry(self.pacer.soon, self._settings_for, self.pacer.pace)
         self.connections: dict[str, Connection] = {}
         self.started_at = time.time()
         self.closing = False

@@ -61,15 +61,18 @@ class HttpFlvSink:
         # Players with the same flags share encoded tags through the wire's key.
         return FlvWire(has_audio, has_video, r.drop_if_not_match)
 
-    def write(self, bufs: list[bytes]) -> None:
-        total = sum(map(len, bufs))
-        if total == 0:
-            return
-        self.sent += total
+    def write(self, bufs: list[bytes], nbytes: int) -> bool:
+        """One HTTP/1.1 chunk per batch; returns whether the transport can take more."""
+        t = self.transport
+        if t.is_closing():
+            return False
+        if nbytes == 0:
+            return True
+        self.sent += nbytes
         if self.tls:
-            self.transport.write(b"".join([b"%x\r\n" % total, *bufs, _CRLF]))
+            t.write(b"".join([b"%x\r\n" % nbytes, *bufs, _CRLF]))
         else:
-            self.transport.writelines([b"%x\r\n" % total, *bufs, _CRLF])
+            t.writelines([b"%x\r\n" % nbytes, *bufs, _CRLF])
         if self.nodelay is not None:
             # Until now the socket kept TCP_NODELAY so the first tags did not wait behind the
             # response headers for an ACK; from here on the vhost's setting applies.
@@ -78,6 +81,7 @@ class HttpFlvSink:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.nodelay else 0)
             self.nodelay = None
+        return t.get_write_buffer_size() < WRITE_HIGH_WATER
 
     def writable(self) -> bool:
         t = self.transport

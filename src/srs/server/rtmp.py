@@ -49,8 +49,8 @@ class RtmpPlaySink:
         # Players of the same chunk size share encoded bytes through the wire's key.
         return RtmpWire(self.conn.session.out_chunk_size)
 
-    def write(self, bufs: list[bytes]) -> None:
-        self.conn.write_media(bufs)
+    def write(self, bufs: list[bytes], nbytes: int) -> bool:
+        return self.conn.write_media(bufs, nbytes)
 
     def writable(self) -> bool:
         t = self.conn.transport
@@ -373,18 +373,22 @@ class RtmpConnection(asyncio.Protocol):
             self.send_bytes += sum(map(len, out))
             self.transport.writelines(out)
 
-    def write_media(self, bufs: list[bytes]) -> None:
+    def write_media(self, bufs: list[bytes], nbytes: int) -> bool:
+        """Write shared media bytes; returns whether the transport can take more."""
         t = self.transport
-        if t is None or self._closed:
-            return
-        out = self.session.data_to_send()
-        if out:
-            bufs = out + bufs  # one writev: replies and media in one segment
-        self.send_bytes += sum(map(len, bufs))
+        if t is None or self._closed or t.is_closing():
+            return False
+        session = self.session
+        if session.has_data_to_send:
+            out = session.data_to_send()
+            bufs = out + bufs  # one writev: replies and media in one segment (bufs is shared)
+            nbytes += sum(map(len, out))
+        self.send_bytes += nbytes
         t.writelines(bufs)
         if self._nodelay is not None:
             self._set_nodelay(self._nodelay)  # the vhost's tcp_nodelay, from now on
             self._nodelay = None
+        return t.get_write_buffer_size() < WRITE_HIGH_WATER
 
     # ------------------------------------------------------------------ stop / close
 

@@ -88,6 +88,8 @@ REFUSED = [
     ),
     ("daemon and asprocess", "listen 1935;\nasprocess on;\n", "daemon conflicts with asprocess", 2),
     ("max_connections", "listen 1935;\nmax_connections 0;\n", "max_connections=0 is invalid", 2),
+    ("mw_cpu_budget over 100", "listen 1935;\nmw_cpu_budget 101;\n", "invalid mw_cpu_budget=101", 2),
+    ("mw_cpu_budget negative", "listen 1935;\nmw_cpu_budget -1;\n", "invalid mw_cpu_budget=-1", 2),
     ("log file empty", "listen 1935;\nsrs_log_file '';\n", None, None),
 ]
 
@@ -189,3 +191,10 @@ def test_is_full_loads_but_is_refused_to_run(tmp_path: object) -> None:
 def test_http_listen_garbage_only_warns_like_srs() -> None:
     cfg = parse_text("listen 1935;\nhttp_server { enabled on; listen xxx; }\n", filename="x.conf")
     assert "x.conf:2: http_server.listen=0 is not a valid port" in cfg.warnings
+
+
+def test_mw_cpu_budget_ours_default_and_env() -> None:
+    assert parse_text("listen 1935;\n").mw_cpu_budget == 20
+    assert parse_text("listen 1935;\nmw_cpu_budget 0;\n").mw_cpu_budget == 0
+    cfg = parse_text("listen 1935;\nmw_cpu_budget 5;\n", env={"SRS_MW_CPU_BUDGET": "50"})
+    assert cfg.mw_cpu_budget == 50

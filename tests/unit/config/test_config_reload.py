@@ -88,3 +88,8 @@ def test_logging_and_max_connections() -> None:
 def test_global_chunk_size_changes_vhosts() -> None:
     r = d(BASE + "chunk_size 4096;\n")
     assert r.chunk_size_changed and r.vhosts_changed["a"] == frozenset({"chunk_size"})
+
+
+def test_mw_cpu_budget() -> None:
+    assert d(BASE + "mw_cpu_budget 0;\n").mw_cpu_budget_changed
+    assert d(BASE + "mw_cpu_budget 20;\n").changed is False  # 20 is the default

@@ -65,6 +65,10 @@ class RtmpConnection(ABC):
     def bytes_received(self) -> int:
         return self._bytes_received
 
+    @property
+    def has_data_to_send(self) -> bool:
+        return bool(self._out)
+
     def data_to_send(self) -> list[bytes]:
         """Everything queued so far, in order; the queue is emptied."""
         out, self._out = self._out, []
