@@ -5,13 +5,15 @@
 What it does, in order:
 
 1. publishes ``--file`` (FLV, H.264+AAC) in real time with our own RTMP client, looped with
-   continuous timestamps, recording when each payload byte and each video frame was sent;
+   continuous timestamps, recording when each payload byte and each A/V frame was sent;
 2. after ``--preroll`` seconds (so the server's GOP cache holds a key frame) connects a latency
-   probe (a fully parsing player) and then N counting players at ``--ramp`` per second;
+   probe (a fully parsing player) and then N counting players at ``--ramp`` per second, with
+   ``--probes`` - 1 more probes joining at even points of the ramp (the last after everyone);
 3. waits until every player plays, then ``--warmup`` seconds, then measures for ``--window`` s:
    bytes per player, server CPU (user+sys of the server process tree, % of one core) and max RSS,
    the tool's own CPU and event-loop lag, the CPU of everything else on the machine, latency of
-   the probe's frames, and time to first key frame of fresh players started during the window;
+   every audio and video frame at the probes (send -> receive; p50/p95/p99), and time to first key
+   frame of fresh players started during the window;
 4. prints one summary line and writes JSON (``--out``).
 
 A player "kept up" when it received >= 95% of the payload bytes the publisher sent over the same
@@ -185,7 +187,10 @@ class Loader:
         await asyncio.sleep(a.preroll)
 
         idle_rss = self.server.rss() if self.server else 0
-        probe = await self.start_probe(closing=False)
+        # Latency probes join at even points of the ramp (first, ..., last): a server that serves
+        # its players in join order shows the spread, one that rotates shows the same for all.
+        probes = [await self.start_probe(closing=False)]
+        marks = [round(a.n * i / (a.probes - 1)) for i in range(1, a.probes)] if a.probes > 1 else []
 
         # Ramp: batches every 50 ms; the connects are tasks only until connected.
         t_ramp = now()
@@ -196,7 +201,13 @@ class Loader:
             k = min(batch, a.n - started)
             tasks.extend(self.loop.create_task(self.start_player()) for _ in range(k))
             started += k
+            while marks and started >= marks[0]:
+                marks.pop(0)
+                probes.append(await self.start_probe(closing=False))
             await asyncio.sleep(max(0.0, t_ramp + started / a.ramp - now()))
+        while marks:
+            marks.pop(0)
+            probes.append(await self.start_probe(closing=False))
         await asyncio.gather(*tasks)
         deadline = now() + a.settle
         while now() < deadline and any(
@@ -218,7 +229,8 @@ class Loader:
         me0 = self.me.cpu_times()
         srv0 = self.server.cpu_s() if self.server else 0.0
         t0 = now()
-        probe.recording = True
+        for pr in probes:
+            pr.recording = True
         max_rss = 0
         max_backlog = 0
         rss_samples: list[int] = []
@@ -240,7 +252,8 @@ class Loader:
                 next_ttff += a.window / (a.ttff_count + 1)
             await asyncio.sleep(min(SAMPLE_S, max(0.0, t0 + a.window - now())))
         t1 = now()
-        probe.recording = False
+        for pr in probes:
+            pr.recording = False
         srv1 = self.server.cpu_s() if self.server else 0.0
         me1 = self.me.cpu_times()
         sys1 = psutil.cpu_times()
@@ -253,7 +266,9 @@ class Loader:
         span = t1 - t0
 
         # ---- results
-        lat = probe.latencies_ms
+        lat = [x for pr in probes for x in pr.latencies_ms]
+        vlat = [x for pr in probes for x in pr.video_latencies_ms]
+        alat = [x for pr in probes for x in pr.audio_latencies_ms]
         shift = (statistics.median(lat) / 1000) if lat else 0.0
         ref = pub.bytes_at(t1 - shift) - pub.bytes_at(t0 - shift)
         ratios = [(b1[i] - b0[i]) / ref if ref > 0 else 0.0 for i in range(len(self.players))]
@@ -292,7 +307,7 @@ class Loader:
         other = sys_cpu - (srv_cpu or 0.0) - me_cpu
         ttffs = [p.ttff_ms for p in self.ttff_probes if p.ttff_ms is not None]
         pub_error = pub.lost
-        for pr in [probe, *self.ttff_probes]:
+        for pr in [*probes, *self.ttff_probes]:
             pr.close()
         for pl in self.players:
             pl.close()
@@ -315,6 +330,7 @@ class Loader:
                 "file_kbps": round(stream.bitrate_kbps, 1),
                 "loop_ms": stream.loop_ms,
                 "unique_video_frames": stream.unique_video_crcs,
+                "unique_audio_frames": stream.unique_audio_crcs,
             },
             "publisher_kbps": round(ref * 8 / span / 1000, 1),
             "publisher_max_backlog_bytes": max(max_backlog, pub.max_backlog),
@@ -341,11 +357,17 @@ class Loader:
             "machine_cpu_pct": rnd(sys_cpu),
             "softirq_cpu_pct": rnd(softirq),
             "other_cpu_pct": rnd(other),
+            # Added latency over every recognised A/V frame (publisher send -> probe receive).
             "latency_ms_median": rnd(pct(lat, 50)),
             "latency_ms_p95": rnd(pct(lat, 95)),
+            "latency_ms_p99": rnd(pct(lat, 99)),
+            "latency_ms_max": rnd(max(lat) if lat else None),
             "latency_samples": len(lat),
-            "latency_unmatched": probe.unmatched,
-            "probe_error": probe.failed,
+            "video_latency_ms": [rnd(pct(vlat, q)) for q in (50, 95, 99)],
+            "audio_latency_ms": [rnd(pct(alat, q)) for q in (50, 95, 99)],
+            "latency_per_probe_ms": [[rnd(pct(pr.latencies_ms, q)) for q in (50, 95)] for pr in probes],
+            "latency_unmatched": sum(pr.unmatched for pr in probes),
+            "probe_error": next((pr.failed for pr in probes if pr.failed), None),
             "ttff_ms": [round(x, 1) for x in ttffs],
             "ttff_ms_median": rnd(pct(ttffs, 50)),
             "ttff_failed": sum(1 for p in self.ttff_probes if p.ttff_ms is None),
@@ -366,7 +388,8 @@ def summary(r: dict[str, Any]) -> str:
         f"(ratio p5 {r['ratio_p5']}, median {r['ratio_median']}), "
         f"server cpu {r['server_cpu_pct']}% rss {r['server_rss_mb_max']} MB, "
         f"tool cpu {r['tool_cpu_pct']}% (lag p95 {r['tool_loop_lag_ms_p95']} ms), other cpu {r['other_cpu_pct']}%, "
-        f"pub {r['publisher_kbps']} kbit/s, latency p50 {r['latency_ms_median']} p95 {r['latency_ms_p95']} ms, "
+        f"pub {r['publisher_kbps']} kbit/s, latency p50 {r['latency_ms_median']} p95 {r['latency_ms_p95']} "
+        f"p99 {r.get('latency_ms_p99')} ms, "
         f"ttff median {r['ttff_ms_median']} ms{warn}"
     )
 
@@ -388,6 +411,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--settle", type=float, default=30.0, help="max wait for all players to play")
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--window", type=float, default=25.0)
+    ap.add_argument("--probes", type=int, default=3, help="latency probes, spread over the join order")
     ap.add_argument("--ttff-count", type=int, default=5, help="fresh players started during the window")
     ap.add_argument("--rcvlowat", type=int, default=8192, help="SO_RCVLOWAT of counting players (0: off)")
     ap.add_argument("--label", default="srs")

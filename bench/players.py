@@ -50,7 +50,7 @@ class Item:
     ts: int
     msg_type: int
     body: bytes
-    crc: int | None  # CRC-32 of a video frame body: how a probe recognises the frame (latency)
+    crc: int | None  # CRC-32 of a frame body, unique in the file: how a probe recognises it (latency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class Stream:
     loop_ms: int
     payload_bytes: int  # one loop's frame bytes
     unique_video_crcs: bool
+    unique_audio_crcs: int  # audio frames recognisable by CRC (a repeated body is left out)
 
     @property
     def bitrate_kbps(self) -> float:
@@ -85,13 +86,21 @@ def load_stream(path: str) -> Stream:
         _, tags = parse_file(f.read())
     prelude: list[Item] = []
     items: list[Item] = []
+    seen: dict[int, int] = {}
+    for t in tags:
+        kind = int(t.tag_type)
+        if not (kind == MessageType.AMF0_DATA or is_sequence_header(kind, t.body)):
+            c = zlib.crc32(t.body)
+            seen[c] = seen.get(c, 0) + 1
     for t in tags:
         kind = int(t.tag_type)
         if kind == MessageType.AMF0_DATA or is_sequence_header(kind, t.body):
             prelude.append(Item(0, kind, t.body, None))
         else:
-            crc = zlib.crc32(t.body) if kind == MessageType.VIDEO else None
-            items.append(Item(t.timestamp, kind, t.body, crc))
+            # Every A/V frame whose body is unique in the file is a latency sample (audio as well as
+            # video: a server that held audio back to batch it would show it here).
+            crc = zlib.crc32(t.body)
+            items.append(Item(t.timestamp, kind, t.body, crc if seen[crc] == 1 else None))
     video = [i for i in items if i.msg_type == MessageType.VIDEO]
     audio = [i for i in items if i.msg_type == MessageType.AUDIO]
     vdur = (video[-1].ts - video[0].ts) / max(1, len(video) - 1) if len(video) > 1 else 40
@@ -100,8 +109,14 @@ def load_stream(path: str) -> Stream:
         (video[-1].ts + round(vdur)) if video else 0,
         (audio[-1].ts + round(adur)) if audio else 0,
     )
-    crcs = [i.crc for i in video]
-    return Stream(prelude, items, loop_ms, sum(len(i.body) for i in items), len(set(crcs)) == len(crcs))
+    return Stream(
+        prelude,
+        items,
+        loop_ms,
+        sum(len(i.body) for i in items),
+        all(i.crc is not None for i in video),
+        sum(1 for i in audio if i.crc is not None),
+    )
 
 
 # --------------------------------------------------------------------------- publisher
@@ -118,7 +133,7 @@ class Publisher(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost: str | None = None
-        self.sent_at: dict[int, float] = {}  # video CRC -> perf_counter of its latest send
+        self.sent_at: dict[int, float] = {}  # frame CRC -> perf_counter of its latest send
         self.times: list[float] = []  # send times ...
         self.cum: list[int] = []  # ... and payload bytes sent so far at each of them
         self.sent_bytes = 0
@@ -391,7 +406,7 @@ class FlvCountingPlayer(CountingPlayer):
 
 
 class Probe:
-    """What both probes measure: time to first key frame, and latency per recognised video frame."""
+    """What both probes measure: time to first key frame, and latency per recognised A/V frame."""
 
     def __init__(
         self, publisher: Publisher, t_start: float, on_keyframe: Callable[[Probe], None] | None
@@ -401,7 +416,9 @@ class Probe:
         self.ttff_ms: float | None = None
         self.steps_ms: dict[str, float] = {}  # when each setup step completed, ms after t_start
         self.recording = False
-        self.latencies_ms: list[float] = []
+        self.latencies_ms: list[float] = []  # every recognised audio and video frame
+        self.video_latencies_ms: list[float] = []
+        self.audio_latencies_ms: list[float] = []
         self.unmatched = 0
         self.bytes = 0
         self.lost = False
@@ -417,11 +434,20 @@ class Probe:
             if self._on_keyframe is not None:
                 self._on_keyframe(self)
         if self.recording and len(body) > 2 and body[1] == 1:
-            sent = self.publisher.sent_at.get(zlib.crc32(body))
-            if sent is None or sent > t:
-                self.unmatched += 1
-            else:
-                self.latencies_ms.append((t - sent) * 1000)
+            self._sample(body, t, self.video_latencies_ms)
+
+    def on_audio(self, body: bytes, t: float) -> None:
+        if self.recording and len(body) > 2 and body[1] == 1:  # AAC raw frame (not the sequence header)
+            self._sample(body, t, self.audio_latencies_ms)
+
+    def _sample(self, body: bytes, t: float, into: list[float]) -> None:
+        sent = self.publisher.sent_at.get(zlib.crc32(body))
+        if sent is None or sent > t:
+            self.unmatched += 1
+        else:
+            ms = (t - sent) * 1000
+            into.append(ms)
+            self.latencies_ms.append(ms)
 
     def step(self, name: str, t: float | None = None) -> None:
         if name not in self.steps_ms:
@@ -473,6 +499,8 @@ class RtmpProbe(Probe, asyncio.Protocol):
             if isinstance(e, MediaReceived):
                 if e.msg_type == MessageType.VIDEO:
                     self.on_video(e.payload, t)
+                elif e.msg_type == MessageType.AUDIO:
+                    self.on_audio(e.payload, t)
             elif isinstance(e, HandshakeCompleted):
                 self.step("handshake_done", t)
                 self.session.connect(self._tc_url)
@@ -546,6 +574,8 @@ class FlvProbe(Probe, asyncio.Protocol):
         for tag in tags:
             if int(tag.tag_type) == MessageType.VIDEO:
                 self.on_video(tag.body, t)
+            elif int(tag.tag_type) == MessageType.AUDIO:
+                self.on_audio(tag.body, t)
 
     def _take_all(self) -> bytes:
         out = bytes(self._buf)

@@ -1,8 +1,12 @@
-"""Run the fan-out matrix: our server and nginx-rtmp, RTMP and HTTP-FLV, N = 1/500/1000/2000.
+"""Run the fan-out matrix: our server, the C++ SRS and nginx-rtmp, RTMP and HTTP-FLV, N = 1..2000.
 
     .venv/bin/python bench/run_matrix.py                  # everything (about 20 minutes)
     .venv/bin/python bench/run_matrix.py --only srs-rtmp --n 2000 --window 25
     .venv/bin/python bench/run_matrix.py --table          # only rebuild the table from results/*.json
+    # the same cases on another checkout of our server (before/after), labelled "before-...":
+    .venv/bin/python bench/run_matrix.py --srs-src ../before/src --label-prefix before-
+    # the C++ SRS (built elsewhere, never committed) with the same configs and load:
+    .venv/bin/python bench/run_matrix.py --cpp-srs /path/to/srs/trunk/objs/srs --only cpp-srs-rtmp
 
 Each case gets a fresh server pinned to CPU 0 (``taskset``) and the load tool (bench/load.py) pinned
 to CPU 1. Results: ``bench/results/runs/<case>-<n>-<time>.json`` (and the server's log) and
@@ -71,6 +75,11 @@ CASES = [
     Case("nginx-rtmp", "nginx", "nginx-rtmp.conf", "rtmp", (1, 500, 1000, 2000)),
     Case("srs-realtime-rtmp", "srs", "srs-bench-realtime.conf", "rtmp", (1, 500, 1000, 2000)),
     Case("srs-realtime-flv", "srs", "srs-bench-realtime.conf", "flv", (1, 500, 1000, 2000)),
+    # The C++ SRS (--cpp-srs): the same config files, the same load.
+    Case("cpp-srs-rtmp", "cpp", "srs-bench.conf", "rtmp", (500, 1000, 2000)),
+    Case("cpp-srs-flv", "cpp", "srs-bench.conf", "flv", (500, 1000, 2000)),
+    Case("cpp-srs-realtime-rtmp", "cpp", "srs-bench-realtime.conf", "rtmp", (500, 1000, 2000)),
+    Case("cpp-srs-realtime-flv", "cpp", "srs-bench-realtime.conf", "flv", (500, 1000, 2000)),
 ]
 
 
@@ -89,14 +98,15 @@ def prepare_child() -> None:
             continue
 
 
-def src_state() -> str:
+def src_state(src: str = "") -> str:
     """Which server code ran: HEAD plus a digest of every file under src/ (the tree changes often)."""
+    src = os.path.abspath(src) if src else os.path.join(REPO, "src")
     head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True
     ).stdout.strip()
     h = hashlib.sha1()
-    for path in sorted(glob.glob(os.path.join(REPO, "src", "**", "*.py"), recursive=True)):
-        h.update(path.encode())
+    for path in sorted(glob.glob(os.path.join(src, "**", "*.py"), recursive=True)):
+        h.update(os.path.relpath(path, src).encode())
         with open(path, "rb") as f:
             h.update(f.read())
     return f"{head or 'unknown'}+{h.hexdigest()[:10]}"
@@ -127,19 +137,26 @@ def wait_port(port: int, timeout_s: float = 10.0) -> None:
     raise RuntimeError(f"server did not listen on {port}")
 
 
-def start_server(case: Case, log_path: str) -> subprocess.Popen[bytes]:
+def start_server(case: Case, log_path: str, a: argparse.Namespace) -> subprocess.Popen[bytes]:
     conf = os.path.join(HERE, case.conf)
+    env = dict(os.environ)
     if case.server == "srs":
         cmd = ["taskset", "-c", SERVER_CPU, PYTHON, "-m", "srs", "-c", conf]
+        if a.srs_src:
+            env["PYTHONPATH"] = os.path.abspath(a.srs_src)  # another checkout's src/ wins
+    elif case.server == "cpp":
+        cmd = ["taskset", "-c", SERVER_CPU, a.cpp_srs, "-c", conf]
     else:
         prefix = os.path.join(RESULTS, "nginx") + "/"
         os.makedirs(prefix, exist_ok=True)
         cmd = ["taskset", "-c", SERVER_CPU, "nginx", "-p", prefix, "-e", "stderr", "-c", conf]
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=prepare_child)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=prepare_child
+    )
     log.close()
     wait_port(RTMP_PORT)
-    if case.server == "srs" and case.proto == "flv":
+    if case.server != "nginx" and case.proto == "flv":
         wait_port(HTTP_PORT)
     return proc
 
@@ -157,15 +174,21 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
 def run_case(case: Case, n: int, a: argparse.Namespace) -> dict[str, Any] | None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     os.makedirs(RUNS, exist_ok=True)
-    out = os.path.join(RUNS, f"{case.name}-{n}-{stamp}.json")
+    label = (a.label_prefix if case.server == "srs" else "") + case.name
+    out = os.path.join(RUNS, f"{label}-{n}-{stamp}.json")
     before = wait_quiet(a.quiet_wait, a.quiet_pct)
-    state = src_state()
-    proc = start_server(case, os.path.join(RUNS, f"{case.name}-{n}-{stamp}.log"))
+    if case.server == "srs":
+        state = src_state(a.srs_src)
+    elif case.server == "cpp":
+        state = f"cpp:{os.path.abspath(a.cpp_srs)}"
+    else:
+        state = "nginx"
+    proc = start_server(case, os.path.join(RUNS, f"{label}-{n}-{stamp}.log"), a)
     try:
         time.sleep(1.0)
         cmd = [
             "taskset", "-c", TOOL_CPU, PYTHON, os.path.join(HERE, "load.py"),
-            "--label", case.name, "--proto", case.proto, "-n", str(n),
+            "--label", label, "--proto", case.proto, "-n", str(n),
             "--rtmp-port", str(RTMP_PORT), "--http-port", str(HTTP_PORT),
             "--server-pid", str(proc.pid), "--window", str(a.window), "--warmup", str(a.warmup),
             "--file", STREAM, "--out", out,
@@ -202,13 +225,18 @@ def table() -> str:
         if "label" in r and "kept_up" in r:
             groups.setdefault((r["label"], r["n"]), []).append(r)
     order = {c.name: i for i, c in enumerate(CASES)}
+
+    def sort_key(k: tuple[str, int]) -> tuple[int, str, int]:
+        base = next((c.name for c in CASES if k[0].endswith(c.name)), k[0])
+        return (order.get(base, 99), k[0], k[1])
+
     lines = [
         "| server / protocol | N | kept up | server CPU (% of 1 core) | server RSS max (MB) "
-        "| latency p50 / p95 (ms) | TTFF median (ms) | publisher kbit/s | player bytes p5 / median "
+        "| A/V latency p50 / p95 / p99 (ms) | TTFF median (ms) | publisher kbit/s | player bytes p5 / median "
         "| load tool CPU % | other CPU % | runs: server CPU range (kept-up range) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for key in sorted(groups, key=lambda k: (order.get(k[0], 99), k[1])):
+    for key in sorted(groups, key=sort_key):
         runs = groups[key]
         r = min(runs, key=lambda x: x["other_cpu_pct"])
         cpus = [x["server_cpu_pct"] for x in runs if x["server_cpu_pct"] is not None]
@@ -221,6 +249,7 @@ def table() -> str:
         lines.append(
             f"| {r['label']} | {r['n']} | {r['kept_up']}/{r['n']} | {fmt(r['server_cpu_pct'])} "
             f"| {fmt(r['server_rss_mb_max'])} | {fmt(r['latency_ms_median'])} / {fmt(r['latency_ms_p95'])} "
+            f"/ {fmt(r.get('latency_ms_p99'))} "
             f"| {fmt(r['ttff_ms_median'])} | {fmt(r['publisher_kbps'])} "
             f"| {fmt(r['ratio_p5'])} / {fmt(r['ratio_median'])} | {fmt(r['tool_cpu_pct'])}{sat} "
             f"| {max(0.0, r['other_cpu_pct'])} | {span} |"
@@ -238,9 +267,12 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=25.0)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--quiet-wait", type=float, default=300.0, help="max seconds to wait for an idle machine")
-    ap.add_argument("--quiet-pct", type=float, default=25.0, help="idle = under this % of one core in use")
+    ap.add_argument("--quiet-pct", type=float, default=25.0, help="idle = under this %% of one core in use")
     ap.add_argument("--repeat", type=int, default=1, help="run each case this many times")
     ap.add_argument("--table", action="store_true", help="only rebuild results/table.md")
+    ap.add_argument("--srs-src", default="", help="run our server from this src/ dir (PYTHONPATH)")
+    ap.add_argument("--label-prefix", default="", help="prefix for our server's labels, e.g. before-")
+    ap.add_argument("--cpp-srs", default="", help="the C++ SRS binary: enables the cpp-srs-* cases")
     a = ap.parse_args()
     if not a.table:
         ensure_stream()
@@ -250,6 +282,8 @@ def main() -> int:
             if a.only and case.name not in a.only:
                 continue
             if case.server == "nginx" and not os.path.exists(NGINX_MODULE):
+                continue
+            if case.server == "cpp" and not a.cpp_srs:
                 continue
             for n in case.counts:
                 if a.n and n not in a.n:
