@@ -27,7 +27,7 @@ from collections.abc import Callable
 from srs.media.source import Source
 
 DEFAULT_DUTY = 0.2  # share of one core the fan-out may use before paced rounds space out
-DEFAULT_GRACE_S = 0.005  # a due flush (SRS rule met, realtime) waits at most this for a round
+DEFAULT_GRACE_S = 0.010  # a due flush (SRS's rule met, realtime) waits at most this for a round
 _NEVER = float("inf")
 _SLACK_S = 0.0005  # timers fire with ~1 ms resolution: close enough counts as due
 
