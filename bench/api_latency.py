@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         f"errors: {len(checker.errors)}; p99 target {TARGET_P99_MS} ms met: {out['meets_target']}", flush=True
     )
     if a.out:
+        os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
         with open(a.out, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1)
     return 0 if out["meets_target"] else 1
