@@ -114,19 +114,6 @@ def test_paced_flush_after_another_flush_writes_nothing_more() -> None:
     assert len(sink.batches) == n
 
 
-def test_without_a_pacer_only_srs_rule_flushes() -> None:
-    loop = Loop()
-    src = Source("/live/s", DEFAULT, loop.schedule)
-    src.publish("pub")
-    sink = FakeSink()
-    src.create_consumer(sink)
-    loop.run()
-    for i in range(8):
-        src.on_message(video(i * 40, key=(i == 0)))
-        loop.run()
-    assert sink.batches == []  # 280 ms and 8 messages: SRS waits
-
-
 def test_fast_path_stops_at_back_pressure_and_tick_resumes() -> None:
     src, loop, pace = make(REALTIME)
     fast, slow = started(src, loop, pace, 2)
