@@ -1,19 +1,18 @@
 """When the live core's flushes run: right away when the server is idle, batched when it is loaded.
 
 Writing to a player costs about the same whether it carries one message or twenty: on this kind of
-machine ~11 µs of kernel time per TCP segment on loopback, against ~1-2 µs of Python. So the CPU of
-the fan-out is set by how often each player is written to, and the added latency by how long a
+machine ~11-15 µs of kernel time per TCP write on loopback, against ~1-2 µs of Python. So the CPU
+of the fan-out is set by how often each player is written to, and the added latency by how long a
 message waits for its write. SRS fixes the wait (``mw_latency``, 350 ms by default) whatever the
-load. The pacer fixes the *CPU share* instead: a round of paced flushes may start only when the
-fan-out work since the previous round (``busy``) is at most ``duty`` of the wall time between the
-two round starts. With 500 players a round costs a few ms and rounds follow each other every few
-tens of ms; with a handful of players every message goes out in the next loop turn; with thousands
-of players rounds space out and each write carries more messages. SRS's merged-write rule stays the
-upper bound: a Source flushes on its own (``soon``) once ``mw_latency`` of media is waiting, and in
-realtime mode (``mw_latency 0``) after every read.
+load. The pacer fixes the *CPU share* instead (``mw_cpu_budget``): a round of flushes starts once
+the CPU the fan-out already used is paid back at ``duty`` of wall time. With a handful of players
+every message goes out in the next loop turn; with 500 players rounds follow each other every few
+tens of ms; with thousands of players rounds space out and each write carries more messages.
+SRS's merged-write rule stays the upper bound: a source that meets it (every message, in realtime
+mode) is flushed within ``grace_s`` whatever the budget.
 
-Every fan-out callback (paced rounds, the Source's own flushes, newcomers' first writes, the slices
-of a long pass) runs through :meth:`FanoutPacer.soon` or a round and its CPU time is measured
+Every fan-out callback (paced rounds, newcomers' first writes, bursts, the slices of a long pass)
+runs through :meth:`FanoutPacer.soon` or a round and its CPU time is measured
 (``time.thread_time``: it includes the writev syscalls and the kernel's loopback delivery, which
 is charged to the writer), so realtime streams and paced streams share one budget.
 """
@@ -85,11 +84,11 @@ class FanoutPacer:
 
     def pace(self, source: Source, due: bool) -> None:
         """``source`` has data waiting: flush it in the next round the budget allows, or within
-        ``grace_s`` when it is ``due`` (SRS's merged-write rule is met, realtime mode)."""
-        if self._duty <= 0.0:
-            if due:  # pacing off: SRS's rule alone decides, and it says now
-                self._waiting[source] = None
-                self._arm_at(self._clock())
+        ``grace_s`` when it is ``due`` (SRS's merged-write rule is met, realtime mode).
+
+        With pacing off (``duty`` 0) only SRS's rule counts: a due source is flushed at once (the
+        debt is always paid), the others wait for their rule."""
+        if self._duty <= 0.0 and not due:
             return
         self._waiting[source] = None
         if due:
@@ -100,6 +99,12 @@ class FanoutPacer:
     @property
     def wait_s(self) -> float:
         """How long from now until the debt is paid (a paced round may start)."""
+        return self._settle()
+
+    # ------------------------------------------------------------- internals
+
+    def _settle(self) -> float:
+        """Pay the debt down for the wall time since the last settlement; the wait that is left."""
         now = self._clock()
         duty = self._duty
         if duty <= 0.0:
@@ -109,10 +114,8 @@ class FanoutPacer:
         self._debt_at = now
         return self._debt / duty
 
-    # ------------------------------------------------------------- internals
-
     def _charge(self, cpu_s: float) -> None:
-        _ = self.wait_s  # settle the debt up to now first
+        self._settle()
         self._debt += cpu_s
         self.busy_total_s += cpu_s
 
@@ -133,7 +136,7 @@ class FanoutPacer:
         if self._handle is not None:
             return
         now = self._clock()
-        delay = min(self.wait_s, self._deadline - now)
+        delay = min(self._settle(), self._deadline - now)
         if delay <= 0.0:
             self._handle = self._loop.call_soon(self._round)
             self._handle_at = now
@@ -146,7 +149,7 @@ class FanoutPacer:
         if not self._waiting:
             self._deadline = _NEVER
             return
-        if self.wait_s > _SLACK_S and self._clock() < self._deadline - _SLACK_S:
+        if self._settle() > _SLACK_S and self._clock() < self._deadline - _SLACK_S:
             self._arm_at(_NEVER)  # more work was charged after the timer was set: wait for it
             return
         self.rounds += 1
