@@ -24,8 +24,9 @@ from srs.control.hooks import HttpHooks
 from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
-from srs.server.context import ServerContext, ServerIdentity, new_id, now_ms
+from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
+from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.rtmp import serve_rtmp
 from srs.util import log as srslog
 
@@ -100,16 +101,24 @@ class HttpListener:
         *,
         ssl_context: ssl.SSLContext | None = None,
         spec: ListenerSpec | None = None,
+        conns: HttpConnections | None = None,
+        recv_timeout_s: float = HTTP_RECV_TIMEOUT_S,
     ) -> None:
         self.app = app
         self.endpoint = endpoint
         self.ssl_context = ssl_context
         self.spec = spec
-        self.runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        self.conns = conns
+        # keepalive_timeout: SRS's HTTP receive timeout (see srs.server.http_conn).
+        self.runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, keepalive_timeout=recv_timeout_s
+        )
         self.site: web.TCPSite | None = None
 
     async def start(self) -> None:
         await self.runner.setup()
+        if self.conns is not None and self.runner.server is not None:
+            track_connections(self.runner.server, self.conns)
         self.site = web.TCPSite(
             self.runner,
             _host(self.endpoint),
@@ -173,6 +182,7 @@ class App:
         loop = asyncio.get_running_loop()
         self.ctx = ServerContext(self.config, loop, self.identity)
         ctx = self.ctx
+        ctx.http_conns = HttpConnections(ctx)
         self.stats = Statistics(ctx)
         self.hooks = HttpHooks(ctx)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
@@ -248,7 +258,15 @@ class App:
         return {role: tls_context(s.tls, s.tls_where) for role, s in specs.items() if s.tls is not None}
 
     async def _start_listener(self, spec: ListenerSpec, context: ssl.SSLContext | None) -> None:
-        lst = HttpListener(self._http_app(spec), spec.endpoint, ssl_context=context, spec=spec)
+        assert self.ctx is not None
+        lst = HttpListener(
+            self._http_app(spec),
+            spec.endpoint,
+            ssl_context=context,
+            spec=spec,
+            conns=self.ctx.http_conns,
+            recv_timeout_s=self.ctx.http_recv_timeout_s,
+        )
         await lst.start()
         self.http_listeners[spec.role] = lst
         log.info(
@@ -305,6 +323,8 @@ class App:
         assert self.ctx is not None
         now = now_ms()
         self.ctx.registry.tick(now)
+        self.ctx.sweep()
+        srslog.flush_summaries(now / 1000)
         if now - self._last_sample_ms >= STATS_SAMPLE_MS:
             self._last_sample_ms = now
             self.stats.sample(now / 1000)

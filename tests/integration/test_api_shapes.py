@@ -481,7 +481,8 @@ async def test_every_endpoint_has_the_reference_shape(tmp_path: Path) -> None:
 
         # totals agree with the lists
         summary = (await scene.get("/api/v1/summaries"))["data"]["system"]
-        assert summary["srs_recv_bytes"] > 0 and summary["conn_srs"] == 4
+        # SRS counts every connection, the API request's own included: 4 stream clients + 1.
+        assert summary["srs_recv_bytes"] > 0 and summary["conn_srs"] == 5
         origin = (await scene.get(next(p for p in SHAPES if p.startswith("/api/v1/clusters"))))["data"][
             "origin"
         ]

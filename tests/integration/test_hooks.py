@@ -67,7 +67,8 @@ async def flv_get(r: Running, stream: str, headers: dict[str, str] | None = None
 
 async def test_full_lifecycle_exact_payloads(tmp_path: Path, receiver: Receiver) -> None:
     urls = {h: receiver.url(f"/api/{h}?from=srs&k=v") for h in ALL_HOOKS}
-    r = await start_with_hooks(tmp_path, hooks_block(**urls))
+    # The HTTP-FLV player below comes through a proxy on 127.0.0.1 that the config trusts.
+    r = await start_with_hooks(tmp_path, hooks_block(**urls), extra="trusted_proxies 127.0.0.0/8;")
     ident = r.ctx.identity
     base = {"server_id": ident.server_id, "service_id": ident.service_id}
     port = r.ports.rtmp
@@ -143,7 +144,7 @@ async def test_full_lifecycle_exact_payloads(tmp_path: Path, receiver: Receiver)
         session, resp = await flv_get(
             r,
             "cam",
-            {"Referer": "http://site.example.com/x.html", "X-Forwarded-For": "10.20.30.40, 1.1.1.1"},
+            {"Referer": "http://site.example.com/x.html", "X-Forwarded-For": "1.1.1.1, 10.20.30.40"},
             query="t=1",
         )
         assert resp.status == 200

@@ -42,8 +42,10 @@ def security(*rules: str) -> str:
     return f"    security {{\n        enabled on;\n{body}    }}\n"
 
 
-async def start(tmp_path: Path, body: str) -> Running:
-    return await start_app(tmp_path, vhost_body=DEFAULT_VHOST_BODY + body)
+async def start(tmp_path: Path, body: str, extra: str = "trusted_proxies 127.0.0.1;") -> Running:
+    """HTTP players come "from" other addresses through X-Forwarded-For, which the server believes
+    only because the test's proxy (127.0.0.1) is trusted."""
+    return await start_app(tmp_path, vhost_body=DEFAULT_VHOST_BODY + body, extra=extra)
 
 
 async def publish_ok(r: Running, stream: str) -> bool:
@@ -112,7 +114,7 @@ async def test_allow_exact_ip_only(tmp_path: Path, srs_log: Lines) -> None:
         assert await publish_ok(r, "s")
         assert not await rtmp_play_ok(r, "s")  # 127.0.0.1 is not allowed to play
         assert codes(srs_log) == [1054]
-        assert await flv_play_ok(r, "s", ip="127.0.0.2")  # X-Forwarded-For is the HTTP client's IP
+        assert await flv_play_ok(r, "s", ip="127.0.0.2")  # from a trusted proxy, X-Forwarded-For counts
         assert not await flv_play_ok(r, "s", ip="127.0.0.3")
         assert codes(srs_log) == [1054, 1054]
     finally:
@@ -253,5 +255,24 @@ async def test_refer_disabled(tmp_path: Path) -> None:
     r = await start(tmp_path, refer(play="ossrs.net").replace("enabled on;", "enabled off;"))
     try:
         assert await rtmp_with_page(r, "http://evil.com/", "play")
+    finally:
+        await r.app.stop(graceful=False)
+
+
+async def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path, srs_log: Lines) -> None:
+    """SRS: an HTTP player's address is the TCP peer; a header it writes cannot get it past a deny."""
+    r = await start(tmp_path, security("deny play 127.0.0.1", "allow play all"), extra="")
+    try:
+        assert not await flv_play_ok(r, "s")
+        assert not await flv_play_ok(r, "s", ip="10.9.8.7")  # the spoofed header changes nothing
+        assert not await flv_play_ok(r, "s", ip="10.9.8.7, 10.9.8.6")
+        assert codes(srs_log) == [1053, 1053, 1053]
+    finally:
+        await r.app.stop(graceful=False)
+    # Trusted, but the client wrote the left entries: only the right-most untrusted hop counts.
+    r = await start(tmp_path, security("deny play 127.0.0.1", "deny play 10.9.8.6", "allow play all"))
+    try:
+        assert await flv_play_ok(r, "s", ip="10.9.8.7")
+        assert not await flv_play_ok(r, "s", ip="10.9.8.7, 10.9.8.6")  # 10.9.8.6 is who the proxy saw
     finally:
         await r.app.stop(graceful=False)

@@ -12,6 +12,7 @@ skipped when it is None, keeping this module free of I/O.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
 from srs.config.parser import Directive
@@ -33,6 +34,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         | {"tcmalloc_release_rate", "query_latest_version", "first_wait_for_qlv", "threads"}
         | {"circuit_breaker", "is_full", "in_docker", "tencentcloud_cls", "exporter"}
         | {"mw_cpu_budget"}  # ours, not in SRS (docs/USAGE.md, "Latency and merged writes")
+        | {"trusted_proxies"}  # ours, not in SRS (docs/USAGE.md, "Client addresses behind a proxy")
     ),
     "http_api": frozenset({"enabled", "listen", "crossdomain", "raw_api", "auth", "https"}),
     "http_api.raw_api": frozenset({"enabled", "allow_reload", "allow_query", "allow_update"}),
@@ -193,6 +195,14 @@ def check_config(
         raise _at(
             root, "mw_cpu_budget", f"invalid mw_cpu_budget={cfg.mw_cpu_budget}, must be 0..100 (percent)"
         )
+
+    for net in cfg.trusted_proxies:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise _at(
+                root, "trusted_proxies", f"invalid trusted_proxies {net!r}: not an address or CIDR"
+            ) from None
 
     if cfg.srs_log_tank == "file" and not cfg.srs_log_file:
         raise ConfigError("log file is empty", file=label_file)

@@ -252,6 +252,9 @@ class Config:
     # Ours, not in SRS: the share of one core (percent) the live fan-out may spend to deliver
     # sooner than the merged write (mw_latency) would; 0 is SRS's merged write exactly.
     mw_cpu_budget: int = 20
+    # Ours, not in SRS: peers (addresses or CIDR blocks) whose X-Forwarded-For / X-Real-IP name the
+    # HTTP client's address; empty (the default) = SRS: the TCP peer is the client, headers ignored.
+    trusted_proxies: tuple[str, ...] = ()
     pithy_print_ms: int = 10_000
     work_dir: str = "./"
     asprocess: bool = False

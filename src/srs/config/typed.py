@@ -70,6 +70,7 @@ def build_config(
         utc_time=r.b("utc_time", root, "utc_time", False),
         max_connections=r.i("max_connections", root, "max_connections", 1000),
         mw_cpu_budget=r.i("mw_cpu_budget", root, "mw_cpu_budget", 20),
+        trusted_proxies=r.words("trusted_proxies", root, "trusted_proxies"),
         pithy_print_ms=r.i("pithy_print_ms", root, "pithy_print_ms", 10_000),
         work_dir=r.s("work_dir", root, "work_dir", "./"),
         asprocess=r.b("asprocess", root, "asprocess", False),

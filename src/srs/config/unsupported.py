@@ -56,8 +56,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("circuit_breaker", "enabled", True),
     Unsupported("tencentcloud_cls"),
     Unsupported("tencentcloud_apm"),
-    Unsupported("http_api.raw_api"),
-    Unsupported("http_api.auth"),
     Unsupported("rtc_server"),
     Unsupported("srt_server"),
     Unsupported("stream_caster"),

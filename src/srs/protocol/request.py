@@ -27,7 +27,30 @@ _WS = " \n\r\t"
 
 
 def _remove_chars(s: str, chars: str) -> str:
-    return "".join(ch for ch in s if ch not in chars)
+    return s.translate({ord(ch): None for ch in chars})
+
+
+NAME_MAX = 255  # bytes per path element: what a file system takes (HLS/DVR turn names into paths)
+
+
+def unsafe_name(app: str, stream: str) -> str | None:
+    """Why an app/stream name cannot be served, or None (ours: SRS only refuses an empty stream).
+
+    Outputs turn ``[app]/[stream]`` into file paths (HLS, DVR), so a name is refused when one of its
+    ``/``-separated elements is empty, ``.`` or ``..``, longer than 255 bytes, or when it holds a
+    control character (NUL, CR, LF, ...) or a backslash. ``app`` may have several elements
+    (``live/sub``), as SRS allows.
+    """
+    for what, name in (("app", app), ("stream", stream)):
+        for ch in name:
+            if ch < " " or ch == "\x7f" or ch == "\\":
+                return f"{what} name has a forbidden character {ch!r}"
+        for part in name.split("/"):
+            if part in ("", ".", ".."):
+                return f"{what} name {name[:64]!r} has an empty, '.' or '..' path element"
+            if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+                return f"{what} name has an element longer than {NAME_MAX} bytes"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,19 +15,33 @@ import string
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from srs.config import DEFAULT_VHOST, Config, VhostConfig
 from srs.media.jitter import JitterAlgorithm
 from srs.media.registry import SourceRegistry
 from srs.media.source import SourceSettings
+from srs.protocol.rtmp.chunk import ByteBudget
 from srs.server.fanout import FanoutPacer
 from srs.server.policy import AllowAll, Policy
 from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 
+if TYPE_CHECKING:
+    from srs.server.http_conn import HttpConnections
+
 log = logging.getLogger("srs")
 
 _ID_CHARS = string.digits + string.ascii_lowercase
+
+# SRS_CONSTS_RTMP_TIMEOUT: a player whose writes make no progress for this long is ended.
+SEND_TIMEOUT_S = 30.0
+# SRS_HTTP_RECV_TIMEOUT: an HTTP connection must complete its request headers within this long of
+# connecting or of its previous response (SRS times each read; we time the whole header, so a
+# client sending one byte every few seconds cannot hold a connection either).
+HTTP_RECV_TIMEOUT_S = 15.0
+# Ours: partial RTMP messages of all connections together (each connection has its own cap too).
+RTMP_PARTIAL_TOTAL = 256 << 20
+SWEEP_S = 1.0
 
 
 def new_id(n: int = 8) -> str:
@@ -48,6 +62,10 @@ class Connection(Protocol):
 
     def close(self, reason: str) -> None:
         """Close now (kick, shutdown, policy)."""
+        ...
+
+    def check(self, now: float) -> None:
+        """Called about once a second (loop time): end the connection if it has stalled."""
         ...
 
 
@@ -88,6 +106,11 @@ class ServerContext:
         self.closing = False
         # SRS's RTMP recv timeout: handshake + connect + play/publish must arrive within this.
         self.identify_timeout_s = 30.0
+        self.send_timeout_s = SEND_TIMEOUT_S
+        self.http_recv_timeout_s = HTTP_RECV_TIMEOUT_S
+        self.rtmp_budget = ByteBudget(RTMP_PARTIAL_TOTAL)
+        self.http_conns: HttpConnections | None = None  # the app wires it with the HTTP listeners
+        self._last_sweep = 0.0
         # The control plane (hooks, security, stats): wired by the app, allow-all until then.
         self.policy: Policy = AllowAll()
 
@@ -119,6 +142,15 @@ class ServerContext:
     def forget(self, conn: Connection) -> None:
         if self.connections.get(conn.cid) is conn:
             del self.connections[conn.cid]
+
+    def sweep(self) -> None:
+        """Let every connection check its timeouts (stalled writes, idle HTTP); at most once a second."""
+        now = self.loop.time()
+        if now - self._last_sweep < SWEEP_S:
+            return
+        self._last_sweep = now
+        for conn in self.iter_connections():
+            conn.check(now)
 
     def iter_connections(self) -> Iterator[Connection]:
         return iter(list(self.connections.values()))

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 
 from aiohttp import web
 
 from srs.config import HttpRemuxConfig
 from srs.media.consumer import NOT_YET, NotYet
 from srs.media.message import MediaMessage
-from srs.protocol.request import parse_http
+from srs.protocol.request import parse_http, unsafe_name
 from srs.remux.flv import FlvWire, guess_av
 from srs.server.context import ServerContext
+from srs.server.forwarded import client_address
 from srs.server.mounts import MountMatch
 from srs.server.policy import Client
+from srs.server.progress import SendProgress
 from srs.util.errors import SrsError
 from srs.util.log import context_id
 
@@ -99,12 +103,14 @@ class HttpFlvSink:
 class FlvPlayer:
     """The connection record of an HTTP-FLV player (for max_connections, kicks, shutdown, stats)."""
 
-    def __init__(self, cid: str, ip: str, done: asyncio.Future[str]) -> None:
+    def __init__(self, cid: str, ip: str, done: asyncio.Future[str], send_timeout_s: float) -> None:
         self.cid = cid
         self.ip = ip
         self._done = done
         self.sink: HttpFlvSink | None = None
         self.recv_bytes = 0
+        self._send_timeout_s = send_timeout_s
+        self._progress = SendProgress(asyncio.get_running_loop().time())
 
     @property
     def kind(self) -> str:
@@ -118,17 +124,30 @@ class FlvPlayer:
         if not self._done.done():
             self._done.set_result(reason)
 
+    def check(self, now: float) -> None:
+        """SRS's send timeout: a player whose writes made no progress for 30 s is ended."""
+        sink = self.sink
+        if sink is None or self._done.done():
+            return
+        t = sink.transport
+        if self._progress.stalled(now, sink.sent, t.get_write_buffer_size(), self._send_timeout_s):
+            log.warning(
+                "HTTP-FLV client ip=%s closed: send timeout, no progress for %g s",
+                self.ip,
+                self._send_timeout_s,
+            )
+            t.abort()  # close() would wait for the peer to read what is buffered: drop it
+            self.close("send timeout")
 
-def client_ip(request: web.Request) -> str:
-    """SRS: the first ``X-Forwarded-For`` entry, else ``X-Real-IP``, else the peer address."""
-    xff = request.headers.get("X-Forwarded-For", "")
-    if xff.strip():
-        return xff.split(",", 1)[0].strip()
-    real = request.headers.get("X-Real-IP", "").strip()
-    if real:
-        return real
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return str(peer[0]) if peer else ""
+
+def client_ip(request: web.Request, ctx: ServerContext) -> str:
+    """The TCP peer, as SRS; a forwarded address only from ``trusted_proxies`` (server/forwarded.py)."""
+    peer_info = request.transport.get_extra_info("peername") if request.transport else None
+    peer = str(peer_info[0]) if peer_info else ""
+    h = request.headers
+    return client_address(
+        peer, h.get("X-Forwarded-For", ""), h.get("X-Real-IP", ""), ctx.config.trusted_proxies
+    )
 
 
 def _reject(request: web.Request, why: SrsError) -> web.HTTPException:
@@ -140,7 +159,7 @@ def _reject(request: web.Request, why: SrsError) -> web.HTTPException:
 
 
 async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch) -> web.StreamResponse:
-    ip = client_ip(request)
+    ip = client_ip(request, ctx)
     cid = ctx.new_cid()
     context_id.set(cid)
     req = parse_http(
@@ -151,11 +170,21 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     req = replace(req.with_vhost(vhost.name), page_url=request.headers.get("Referer", ""))
     loop = asyncio.get_running_loop()
     done: asyncio.Future[str] = loop.create_future()
-    player = FlvPlayer(cid, ip, done)
+    player = FlvPlayer(cid, ip, done, ctx.send_timeout_s)
     player.recv_bytes = len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
-    if not ctx.admit(player):
-        log.warning("drop HTTP-FLV client ip=%s: exceed max_connections", ip)
-        raise web.HTTPServiceUnavailable(text='{"code":1074}', content_type="application/json")
+    why = unsafe_name(req.app, req.stream)
+    if why is not None:
+        log.warning("HTTP-FLV client ip=%s refused: %s", ip, why)
+        raise web.HTTPBadRequest(
+            text=json.dumps({"code": 400, "reason": why}), content_type="application/json"
+        )
+    # The player takes the place of its HTTP connection in the table (it was counted when accepted).
+    undo = ctx.http_conns.stream(request.protocol, player) if ctx.http_conns is not None else None
+    if undo is None:
+        if not ctx.admit(player):
+            log.warning("drop HTTP-FLV client ip=%s: exceed max_connections", ip)
+            raise web.HTTPServiceUnavailable(text='{"code":1074}', content_type="application/json")
+        undo = partial(ctx.forget, player)
     policy = ctx.policy
     client = Client(player, req, "flv-play")
     registered = False
@@ -194,6 +223,6 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
                 await resp.write_eof()
         return resp
     finally:
-        ctx.forget(player)
+        undo()
         if registered:
             policy.on_disconnect(client, error)

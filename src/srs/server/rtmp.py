@@ -21,12 +21,13 @@ from srs.config import VhostConfig
 from srs.media.consumer import Consumer
 from srs.media.message import MediaMessage
 from srs.media.source import Source
-from srs.protocol.request import Request, parse_rtmp
+from srs.protocol.request import Request, parse_rtmp, unsafe_name
 from srs.protocol.rtmp import events as ev
 from srs.protocol.rtmp.server import ServerSession
 from srs.remux.rtmp import RtmpWire, media_from_rtmp, metadata_from_values
 from srs.server.context import ServerContext, now_ms
 from srs.server.policy import Client
+from srs.server.progress import SendProgress
 from srs.util.errors import ErrorCode, SrsError, StreamBusyError
 from srs.util.log import context_id
 
@@ -91,6 +92,7 @@ class RtmpConnection(asyncio.Protocol):
         self._error = False
         self.recv_bytes = 0
         self.send_bytes = 0
+        self._progress = SendProgress()
 
     @property
     def kind(self) -> str:
@@ -120,7 +122,7 @@ class RtmpConnection(asyncio.Protocol):
             self._closed = True
             self.transport.abort()
             return
-        self.session = ServerSession(random_bytes=os.urandom, epoch_ms=now_ms())
+        self.session = ServerSession(random_bytes=os.urandom, epoch_ms=now_ms(), budget=self.ctx.rtmp_budget)
         self._deadline = self.ctx.loop.time() + self.ctx.identify_timeout_s
         self._arm_timer(self.ctx.identify_timeout_s)
         log.debug("RTMP client ip=%s:%d", self.ip, self.port)
@@ -253,6 +255,13 @@ class RtmpConnection(asyncio.Protocol):
         req = self._request(stream_name)
         if not req.stream:
             raise SrsError("empty stream name", ErrorCode.RTMP_STREAM_NAME_EMPTY)
+        why = unsafe_name(req.app, req.stream)
+        if why is not None:
+            # Ours: names become file paths (HLS, DVR); say why before closing, as for a busy stream.
+            code = "NetStream.Publish.BadName" if kind != "rtmp-play" else "NetStream.Play.StreamNotFound"
+            self.session.send_status("error", code, f"Invalid name: {why}")
+            self._flush_session()
+            raise SrsError(f"refused: {why}", ErrorCode.RTMP_STREAM_NAME_EMPTY)
         vhost = self.ctx.resolve_vhost(req.vhost)
         req = req.with_vhost(vhost.name)
         self.request = req
@@ -445,6 +454,8 @@ class RtmpConnection(asyncio.Protocol):
                 self.transport.writelines(out)
 
     def _cleanup(self, reason: str, error: bool = False) -> None:
+        if self.session is not None:
+            self.session.release()  # partial messages go back to the shared budget
         self._disarm_timer()
         self._stop_publish(reason)
         self._stop_play(reason)
@@ -461,6 +472,16 @@ class RtmpConnection(asyncio.Protocol):
             self._cleanup("peer closed")
         log.debug("RTMP client ip=%s gone, recv=%d", self.ip, self.recv_bytes)
         self.transport = None
+
+    def check(self, now: float) -> None:
+        """SRS's send timeout: a connection whose writes made no progress for 30 s is ended."""
+        t = self.transport
+        if self._closed or t is None:
+            return
+        if self._progress.stalled(now, self.send_bytes, t.get_write_buffer_size(), self.ctx.send_timeout_s):
+            why = SrsError(f"send timeout: no progress for {self.ctx.send_timeout_s:g} s")
+            self._context.run(self._fail, why)
+            t.abort()  # close() would wait for the peer to read what is buffered: drop it
 
     # ------------------------------------------------------------------ timer
 

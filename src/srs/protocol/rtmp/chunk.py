@@ -34,6 +34,22 @@ DEFAULT_MAX_CHUNK_STREAMS = 256
 DEFAULT_MAX_PARTIAL_MESSAGES = 64
 
 
+class ByteBudget:
+    """Bytes that many readers may hold together (partial messages of every connection).
+
+    Each :class:`ChunkReader` given the same budget charges it for the partial payload it holds and
+    gives the bytes back when the message completes, is aborted, or the reader is released; a reader
+    that would take the total past ``limit`` fails with :class:`ProtocolError`. This bounds the
+    memory of all connections together, not only of each one.
+    """
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+
 @dataclass(frozen=True, slots=True)
 class RawMessage:
     """One complete RTMP message as it came out of the chunk stream."""
@@ -108,8 +124,10 @@ class ChunkReader:
         max_chunk_streams: int = DEFAULT_MAX_CHUNK_STREAMS,
         max_partial_messages: int = DEFAULT_MAX_PARTIAL_MESSAGES,
         max_buffered_bytes: int | None = None,
+        budget: ByteBudget | None = None,
     ) -> None:
         self.chunk_size = DEFAULT_CHUNK_SIZE
+        self.budget = budget
         self.bytes_received = 0
         self.max_message_size = max_message_size
         self.max_chunk_streams = max_chunk_streams
@@ -131,6 +149,21 @@ class ChunkReader:
     def buffered_bytes(self) -> int:
         """Payload bytes held in partial messages plus unparsed header bytes."""
         return self._buffered + len(self._buf)
+
+    def release(self) -> None:
+        """Drop every partial message and return their bytes to the budget (the connection ends)."""
+        self._give_back(self._buffered)
+        for cs in self._streams.values():
+            cs.parts = None
+            cs.received = 0
+        self._partials = 0
+        self._cur = None
+        self._buf = b""
+
+    def _give_back(self, n: int) -> None:
+        self._buffered -= n
+        if self.budget is not None:
+            self.budget.used -= n
 
     def feed(self, data: bytes) -> list[RawMessage]:
         """Consume ``data``; return every message completed by it, in stream order."""
@@ -154,6 +187,14 @@ class ChunkReader:
             pos += take
             cs.received += take
             self._buffered += take
+            budget = self.budget
+            if budget is not None:
+                budget.used += take  # charged with _buffered, so release() gives back exactly this
+                if budget.used > budget.limit:
+                    raise ProtocolError(
+                        f"rtmp: partial messages of all connections exceed {budget.limit} bytes",
+                        ErrorCode.RTMP_MSG_INVALID_SIZE,
+                    )
             if self._buffered > self.max_buffered_bytes:
                 raise ProtocolError(
                     f"rtmp: {self._buffered} bytes of partial messages exceed {self.max_buffered_bytes}",
@@ -303,7 +344,7 @@ class ChunkReader:
         payload = parts[0] if len(parts) == 1 else b"".join(parts)
         cs.parts = None
         self._partials -= 1
-        self._buffered -= cs.received
+        self._give_back(cs.received)
         cs.received = 0
         out.append(RawMessage(cs.csid, cs.timestamp, cs.msg_type, cs.stream_id, payload))
         # Protocol control messages that change how the following chunks are read.
@@ -335,7 +376,7 @@ class ChunkReader:
         cs = self._streams.get(_U32.unpack_from(payload)[0])
         if cs is not None and cs.parts is not None:
             self._partials -= 1
-            self._buffered -= cs.received
+            self._give_back(cs.received)
             cs.parts = None
             cs.received = 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from srs.protocol.rtmp.chunk import ChunkReader, RawMessage, encode_message
+from srs.protocol.rtmp.chunk import ByteBudget, ChunkReader, RawMessage, encode_message
 from srs.protocol.rtmp.events import (
     AcknowledgementReceived,
     ChunkSizeChanged,
@@ -43,8 +43,8 @@ _ACK_SEQUENCE_RESET = 0xF0000000
 class RtmpConnection(ABC):
     """Base of :class:`~srs.protocol.rtmp.server.ServerSession` and the client session."""
 
-    def __init__(self, *, max_message_size: int, in_ack_size: int) -> None:
-        self._reader = ChunkReader(max_message_size=max_message_size)
+    def __init__(self, *, max_message_size: int, in_ack_size: int, budget: ByteBudget | None = None) -> None:
+        self._reader = ChunkReader(max_message_size=max_message_size, budget=budget)
         self._out: list[bytes] = []
         self.out_chunk_size = DEFAULT_CHUNK_SIZE
         # Our acknowledgement window: the peer's Window Ack Size, or the configured in_ack_size.
@@ -68,6 +68,10 @@ class RtmpConnection(ABC):
     @property
     def has_data_to_send(self) -> bool:
         return bool(self._out)
+
+    def release(self) -> None:
+        """The connection is gone: give the bytes of partial messages back to the shared budget."""
+        self._reader.release()
 
     def data_to_send(self) -> list[bytes]:
         """Everything queued so far, in order; the queue is emptied."""

@@ -29,7 +29,7 @@ from typing import Any
 import srs
 from srs.format.amf0 import UNDEFINED, EcmaArray
 from srs.protocol.rtmp import commands as c
-from srs.protocol.rtmp.chunk import DEFAULT_MAX_MESSAGE_SIZE, RawMessage
+from srs.protocol.rtmp.chunk import DEFAULT_MAX_MESSAGE_SIZE, ByteBudget, RawMessage
 from srs.protocol.rtmp.connection import RtmpConnection
 from srs.protocol.rtmp.events import (
     ClientType,
@@ -63,6 +63,10 @@ CLIENT_ID = "ASAICiss"  # RTMP_SIG_CLIENT_ID, the clientid of onStatus
 PEER_BANDWIDTH = 2_500_000
 MAX_CREATE_STREAM_DEPTH = 3
 _MAX_DEFERRED = 4096
+# Ours (SRS has no such limit): before a publisher is accepted, and for players, a message is at
+# most 64 KiB (connect with a long token is a few KiB) and partial messages hold at most 128 KiB.
+PRELOGIN_MAX_MESSAGE_SIZE = 64 << 10
+PRELOGIN_MAX_BUFFERED = 128 << 10
 
 
 class ServerState(Enum):
@@ -108,10 +112,16 @@ class ServerSession(RtmpConnection):
         epoch_ms: int,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         in_ack_size: int = 0,
+        budget: ByteBudget | None = None,
     ) -> None:
-        super().__init__(max_message_size=max_message_size, in_ack_size=in_ack_size)
+        super().__init__(max_message_size=max_message_size, in_ack_size=in_ack_size, budget=budget)
         self._hs: ServerHandshake | None = ServerHandshake(random_bytes=random_bytes, epoch_ms=epoch_ms)
-        self._max_deferred_bytes = 2 * max_message_size
+        # Until the caller accepts a publisher, the peer is anonymous and only sends commands: it
+        # gets small limits (a 15 MB tcUrl would cost the loop a second; partial messages megabytes).
+        self._max_message_size = max_message_size
+        self._reader.max_message_size = min(max_message_size, PRELOGIN_MAX_MESSAGE_SIZE)
+        self._reader.max_buffered_bytes = min(2 * max_message_size, PRELOGIN_MAX_BUFFERED)
+        self._max_deferred_bytes = self._reader.max_buffered_bytes
         self.state = ServerState.HANDSHAKE
         self.proxy_ip: str | None = None
         self.handshake_complex = False
@@ -235,6 +245,10 @@ class ServerSession(RtmpConnection):
         self.send_status(
             "status", "NetStream.Publish.Start", "Started publishing stream.", clientid=CLIENT_ID
         )
+        # An accepted publisher sends media: the full message size from now on.
+        self._reader.max_message_size = self._max_message_size
+        self._reader.max_buffered_bytes = 2 * self._max_message_size
+        self._max_deferred_bytes = 2 * self._max_message_size
         self._enter(ServerState.PUBLISHING)
 
     def send_redirect(self, tc_url: str, url: str) -> None:

@@ -10,7 +10,7 @@ import pytest
 import srs
 from srs.format import amf0
 from srs.format.amf0 import UNDEFINED, EcmaArray
-from srs.protocol.rtmp.chunk import ChunkReader, RawMessage, encode_message
+from srs.protocol.rtmp.chunk import ByteBudget, ChunkReader, RawMessage, encode_message
 from srs.protocol.rtmp.events import (
     AcknowledgementReceived,
     ChunkSizeChanged,
@@ -30,7 +30,12 @@ from srs.protocol.rtmp.events import (
 )
 from srs.protocol.rtmp.handshake import make_c0c1
 from srs.protocol.rtmp.message import Command, DataMessage, MessageType, pack_aggregate
-from srs.protocol.rtmp.server import ServerSession, ServerState
+from srs.protocol.rtmp.server import (
+    PRELOGIN_MAX_BUFFERED,
+    PRELOGIN_MAX_MESSAGE_SIZE,
+    ServerSession,
+    ServerState,
+)
 from srs.protocol.rtmp.testing import EPOCH_MS, seeded_random
 from srs.util.errors import ErrorCode, LocalProtocolError, ProtocolError, SrsError
 
@@ -683,3 +688,71 @@ def test_ack_sequence_resets_near_the_top_like_srs() -> None:
     (ack,) = [m for m in d.sent() if m.msg_type == MessageType.ACKNOWLEDGEMENT]
     # sequence would pass 0xf0000000: SRS restarts it from the delta since the last ack.
     assert struct.unpack(">I", ack.payload)[0] < 0x1000
+
+
+# ---------------------------------------------------------------- limits before a publisher is accepted
+
+
+@pytest.mark.parametrize(
+    ("size", "ok"),
+    [
+        (PRELOGIN_MAX_MESSAGE_SIZE - 200, True),  # a long token in the tcUrl still connects
+        (PRELOGIN_MAX_MESSAGE_SIZE + 1, False),
+        (15 << 20, False),  # the 15 MB tcUrl that used to cost the loop a second and a half
+    ],
+)
+def test_connect_size_is_capped_before_login(size: int, ok: bool) -> None:
+    d = Driver()
+    tc_url = TC_URL + "?token=" + "a" * size
+    if ok:
+        assert d.connect(tcUrl=tc_url).tc_url == tc_url
+        return
+    body = Command("connect", 1.0, {"app": "live", "tcUrl": tc_url}, ()).encode()
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        # The header alone is refused: the payload is never buffered.
+        d.feed(encode_message(3, 0, MessageType.AMF0_COMMAND, 0, body, 128)[:200])
+
+
+def test_partial_messages_before_login_are_bounded() -> None:
+    d = Driver()
+    d.msg(MessageType.SET_CHUNK_SIZE, struct.pack(">I", 4096), csid=2)
+    whole = encode_message(4, 0, MessageType.VIDEO, 1, bytes(PRELOGIN_MAX_MESSAGE_SIZE), 4096)
+    part = whole[: 12 + 4096 + 8 * 4097]  # 9 of 16 chunks: 36 KiB of a 64 KiB message
+    with pytest.raises(ProtocolError, match="partial messages exceed"):
+        for csid in range(4, 64):  # each chunk stream starts a message and sends half of it
+            d.feed(bytes([csid]) + part[1:])
+    assert d.s._reader.buffered_bytes <= PRELOGIN_MAX_BUFFERED + 4096
+
+
+def test_players_keep_the_small_limit_publishers_get_the_full_one() -> None:
+    d = playing()
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        d.msg(MessageType.AMF0_DATA, bytes(PRELOGIN_MAX_MESSAGE_SIZE + 1), csid=6, sid=1)
+    p = publishing()
+    events = p.msg(MessageType.VIDEO, b"\x17\x01" + bytes(1 << 20), csid=6, sid=1)
+    assert [type(e) for e in events] == [MediaReceived]
+
+
+def test_shared_budget_bounds_all_sessions_and_is_released() -> None:
+    budget = ByteBudget(300_000)
+    sessions = []
+    for _ in range(3):
+        d = Driver(budget=budget)
+        d.connected()
+        d.command("createStream", 4.0, None)
+        d.command("publish", 5.0, None, "s", sid=1)
+        d.s.accept_publish()
+        d.sent()
+        d.msg(MessageType.SET_CHUNK_SIZE, struct.pack(">I", 128 << 10), csid=2)
+        sessions.append(d)
+    head = encode_message(6, 0, MessageType.VIDEO, 1, bytes(1 << 20), 128 << 10)
+    sessions[0].feed(bytes([0x06]) + head[1:140_000])  # partial: 140 KB held
+    sessions[1].feed(bytes([0x06]) + head[1:140_000])
+    assert budget.used > 270_000
+    with pytest.raises(ProtocolError, match="all connections"):
+        sessions[2].feed(bytes([0x06]) + head[1:140_000])
+    sessions[0].s.release()
+    sessions[2].s.release()
+    assert 0 < budget.used < 140_000
+    sessions[1].s.release()
+    assert budget.used == 0

@@ -1,0 +1,29 @@
+"""SRS's send timeout for players: a connection whose writes make no progress for a while is ended.
+
+SRS writes with a 30 s send timeout (``SRS_CONSTS_RTMP_TIMEOUT``): a player that stops reading
+blocks the write, which fails after 30 s and ends the connection. Our writes never block; bytes wait
+in the transport's buffer (the Source stops handing a player more once it holds 1 MiB, so the kernel
+and asyncio buffers of a stalled player stay bounded). Progress is measured as bytes handed to the
+kernel: everything written minus what the transport still holds. It grows whenever the peer reads.
+"""
+
+from __future__ import annotations
+
+
+class SendProgress:
+    """Tracks one connection's write progress; :meth:`stalled` says when it made none for too long."""
+
+    __slots__ = ("_flushed", "_since")
+
+    def __init__(self, now: float = 0.0) -> None:
+        self._flushed = 0
+        self._since = now
+
+    def stalled(self, now: float, written: int, buffered: int, timeout_s: float) -> bool:
+        """``written``: bytes ever written to the transport; ``buffered``: bytes it still holds."""
+        flushed = written - buffered
+        if buffered == 0 or flushed != self._flushed:
+            self._flushed = flushed
+            self._since = now
+            return False
+        return now - self._since >= timeout_s
