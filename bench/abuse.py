@@ -622,6 +622,7 @@ def start_server(a: argparse.Namespace, tmp: str) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             argv,
             cwd=a.server_cwd,
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             preexec_fn=child,
@@ -742,6 +743,7 @@ class Abuse:
         self.fds: list[int] = []
         self.samples: list[tuple[float, int, int]] = []  # (time, rss, fds): the timeline
         self.lags_ms: list[float] = []
+        self.lag_at: list[float] = []
         self.me = psutil.Process()
 
     # ------------------------------------------------------------------ plumbing
@@ -848,7 +850,7 @@ class Abuse:
                     w.transport.abort()
             await asyncio.sleep(self.a.tcurl_pause)
 
-    async def prelogin(self, idx: int, body: bytes) -> None:
+    async def prelogin(self, msgs: list[bytes]) -> None:
         c = self.obs["prelogin"]
         w: asyncio.StreamWriter | None = None
         stage = "connect"
@@ -860,12 +862,11 @@ class Abuse:
             c["handshaken"] += 1
             stage = "send"
             w.write(set_chunk_size(65536))
-            for k in range(self.a.prelogin_csids):
-                w.write(chunked(3 + k, 20, body, 65536, length=0xFFFFFF))
+            w.writelines(msgs)
             async with asyncio.timeout(20):
                 await w.drain()
             c["sent_all"] += 1
-            c["sent_mb"] += (len(body) * self.a.prelogin_csids) >> 20
+            c["sent_mb"] += sum(len(m) for m in msgs) >> 20
             stage = "idle"
             t_idle = now()
             while await r.read(65536):
@@ -1005,6 +1006,7 @@ class Abuse:
             t = now()
             await asyncio.sleep(step)
             self.lags_ms.append(max(0.0, (now() - t - step) * 1000))
+            self.lag_at.append(t)
 
     def server_alive(self, proc: subprocess.Popen[bytes] | None) -> bool | None:
         if proc is not None:
@@ -1058,6 +1060,12 @@ class Abuse:
         if "long-tcurl" in enabled:  # built before the window: 15 MB of joins would stall our loop
             tc = b"rtmp://127.0.0.1/live?" + b"a" * (a.tcurl_mb << 20)
             payload = chunked(3, 20, connect_command(tc), 65536)
+        prelogin_msgs: list[bytes] = []
+        if "prelogin" in enabled:  # the first 1 MB of a 16 MB - 1 command on each chunk stream
+            body = bytes(int(a.prelogin_mb * (1 << 20)) // 65536 * 65536)
+            prelogin_msgs = [
+                chunked(3 + k, 20, body, 65536, length=0xFFFFFF) for k in range(a.prelogin_csids)
+            ]
         await asyncio.sleep(max(0.0, tb0 + a.baseline - now()))
 
         # ---- attack window
@@ -1066,6 +1074,7 @@ class Abuse:
         self.rss.clear()
         self.fds.clear()
         self.lags_ms.clear()
+        self.lag_at.clear()
         me0 = self.me.cpu_times()
         srv0 = self.server.cpu_s() if self.server else 0.0
         t0 = now()
@@ -1075,9 +1084,8 @@ class Abuse:
             for _ in range(a.tcurl_clients):
                 self.spawn(self.long_tcurl(payload), "long-tcurl")
         if "prelogin" in enabled:
-            body = bytes(int(a.prelogin_mb * (1 << 20)) // 65536 * 65536)
-            for i in range(a.prelogin_conns):
-                self.spawn(self.prelogin(i, body), "prelogin")
+            for _ in range(a.prelogin_conns):
+                self.spawn(self.prelogin(prelogin_msgs), "prelogin")
         if "slowloris" in enabled:
             self.spawn(self.slowloris(), "slowloris")
         if "stalled" in enabled:
@@ -1134,6 +1142,9 @@ class Abuse:
         res["tool_cpu_pct"] = rnd(((me1.user - me0.user) + (me1.system - me0.system)) / span * 100)
         res["tool_loop_lag_ms_p99"] = rnd(pct(self.lags_ms, 99))
         res["tool_loop_lag_ms_max"] = rnd(max(self.lags_ms) if self.lags_ms else None)
+        if self.lags_ms:
+            i_max = max(range(len(self.lags_ms)), key=self.lags_ms.__getitem__)
+            res["tool_loop_lag_max_at_s"] = round(self.lag_at[i_max] - t0, 1)
 
         # ---- the end, attack connections still held
         held_at_end = {k: closed_report(v) for k, v in self.holders.items() if not k.startswith("stalled")}
@@ -1306,7 +1317,8 @@ def render(r: dict[str, Any], a: argparse.Namespace) -> str:
         lines.append("  exceptions: " + "; ".join(f"{k} x{v}" for k, v in list(lg["exceptions"].items())[:6]))
     sat = " TOOL SATURATED (numbers suspect)" if (r["tool_cpu_pct"] or 0) >= 90 else ""
     lines.append(
-        f"tool: cpu {r['tool_cpu_pct']}% loop lag p99 {r['tool_loop_lag_ms_p99']} ms max {r['tool_loop_lag_ms_max']} ms; "
+        f"tool: cpu {r['tool_cpu_pct']}% loop lag p99 {r['tool_loop_lag_ms_p99']} ms max {r['tool_loop_lag_ms_max']} ms "
+        f"(at {r.get('tool_loop_lag_max_at_s')} s); "
         f"server cpu {r['server_cpu_pct']}%{sat}"
     )
     return "\n".join(lines)

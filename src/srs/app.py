@@ -471,6 +471,7 @@ class App:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 1.0)
         self.rtmp.clear()
+        srslog.flush_summaries(float("inf"))  # what floods left out, before the last line
         log.info("%s stopped", SIGNATURE)
         self.stopped.set()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,8 +48,13 @@ class RtmpClient:
         app: str = "live",
         tc_url: str | None = None,
         complex_handshake: bool = True,
+        sock: socket.socket | None = None,
     ) -> RtmpClient:
-        reader, writer = await asyncio.open_connection(host, port)
+        """``sock``: an already connected socket to use (e.g. with a small receive buffer)."""
+        if sock is not None:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
         session = ClientSession(
             random_bytes=os.urandom, epoch_ms=int(time.time() * 1000), complex_handshake=complex_handshake
         )
@@ -59,6 +65,10 @@ class RtmpClient:
         client._flush()
         await client.wait_for(lambda e: isinstance(e, Connected), "connect")
         return client
+
+    def stop_reading(self) -> None:
+        """Play a peer that stops reading: the socket buffers fill and the server's writes stall."""
+        self._task.cancel()
 
     def _flush(self) -> None:
         out = self.session.data_to_send()
