@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from srs.config import parse_text
-from srs.protocol.request import parse_http, parse_rtmp, stream_url
+from srs.protocol.request import parse_http, parse_rtmp, stream_url, unsafe_name
 from srs.server.mounts import match_stream
 
 EXAMPLES = int(os.environ.get("SRS_FUZZ_EXAMPLES", "300"))
@@ -37,3 +37,17 @@ def test_http_mounts_never_raise(host: str, path: str, query: str) -> None:
     if found is not None:
         assert ".." not in found.app and ".." not in found.stream
         parse_http(host, "/" + path, query, app=found.app, stream=found.stream)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.one_of(URLISH, st.text(max_size=60)), st.one_of(URLISH, st.text(max_size=60)))
+def test_names_that_pass_stay_inside_any_output_directory(tc_url: str, stream: str) -> None:
+    """HLS/DVR paths are ``<dir>/[app]/[stream].<ext>``: a name unsafe_name() lets through can
+    never point outside ``<dir>``, whatever the client sent."""
+    r = parse_rtmp(tc_url, stream)
+    if unsafe_name(r.app, r.stream) is not None:
+        return
+    root = "/srv/hls"
+    path = os.path.normpath(os.path.join(root, r.app, r.stream + ".m3u8"))
+    assert path.startswith(root + "/"), (r.app, r.stream, path)
+    assert "\x00" not in path and "\n" not in path

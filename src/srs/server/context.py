@@ -102,6 +102,7 @@ class ServerContext:
         self.pacer = FanoutPacer(loop, config.mw_cpu_budget / 100)
         self.registry = SourceRegistry(self.pacer.soon, self._settings_for, self.pacer.pace)
         self.connections: dict[str, Connection] = {}
+        self._anonymous: dict[str, Connection] = {}  # oldest first: what admit() may close when full
         self.started_at = time.time()
         self.closing = False
         # SRS's RTMP recv timeout: handshake + connect + play/publish must arrive within this.
@@ -132,16 +133,55 @@ class ServerContext:
 
     # ------------------------------------------------------------- connections
 
-    def admit(self, conn: Connection) -> bool:
-        """Register a new connection unless ``max_connections`` is reached."""
-        if self.closing or len(self.connections) >= self.config.max_connections:
+    def admit(self, conn: Connection, *, anonymous: bool = True) -> bool:
+        """Register a new connection; at ``max_connections``, make room or refuse.
+
+        SRS refuses every new connection once full, so idle sockets (a flood of them, or slow HTTP
+        clients) would lock everyone out until their timeouts. Ours: a connection that is still
+        anonymous (an RTMP client that has not asked to play or publish, an HTTP connection between
+        requests) can be closed to admit the new one, oldest first; only when every connection is
+        a player, a publisher or a request being served is the new one refused.
+        """
+        if self.closing:
+            return False
+        if len(self.connections) >= self.config.max_connections and not self._evict_oldest_anonymous(conn):
             return False
         self.connections[conn.cid] = conn
+        if anonymous:
+            self._anonymous[conn.cid] = conn
         return True
+
+    def identified(self, conn: Connection) -> None:
+        """``conn`` plays, publishes or has a request in progress: it is kept when the server is full."""
+        self._anonymous.pop(conn.cid, None)
+
+    def idle(self, conn: Connection) -> None:
+        """``conn`` is anonymous again (an HTTP connection between requests), as the newest one."""
+        if self.connections.get(conn.cid) is conn:
+            self._anonymous.pop(conn.cid, None)
+            self._anonymous[conn.cid] = conn
+
+    def _evict_oldest_anonymous(self, newcomer: Connection) -> bool:
+        while self._anonymous:
+            cid = next(iter(self._anonymous))
+            old = self._anonymous.pop(cid)
+            if self.connections.get(cid) is not old:
+                continue
+            del self.connections[cid]
+            log.warning(
+                "max_connections=%d reached: closed idle client ip=%s to admit ip=%s",
+                self.config.max_connections,
+                old.ip,
+                newcomer.ip,
+            )
+            old.close("evicted: the server is full and the connection was idle")
+            return True
+        return False
 
     def forget(self, conn: Connection) -> None:
         if self.connections.get(conn.cid) is conn:
             del self.connections[conn.cid]
+        self._anonymous.pop(conn.cid, None)
 
     def sweep(self) -> None:
         """Let every connection check its timeouts (stalled writes, idle HTTP); at most once a second."""

@@ -125,11 +125,17 @@ async def srs_headers(request: web.Request, handler: Handler) -> web.StreamRespo
     if denied is not None:
         _decorate(request, denied)
         return denied
+    conns = ctx.http_conns
+    if conns is not None:
+        conns.busy(request.protocol)
     try:
         resp = await handler(request)
     except web.HTTPException as e:
         _decorate(request, e)
         raise
+    finally:
+        if conns is not None:
+            conns.done(request.protocol)
     _decorate(request, resp)
     return resp
 

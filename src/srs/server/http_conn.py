@@ -6,6 +6,9 @@ hooks those two calls of a listener's server so each connection is admitted by t
 is full) and forgotten when it goes. While a connection streams (HTTP-FLV), the player takes its
 place in the table (:meth:`HttpConnections.stream`), so a player still counts once.
 
+When the server is full, an idle HTTP connection (between requests) is one the context may close
+to admit a new client (:meth:`ServerContext.admit`); one with a request in progress is not.
+
 Idle and slow connections: aiohttp's keep-alive timer, set to SRS's 15 s HTTP receive timeout by the
 listener, closes a connection that has not completed its request headers within 15 s of connecting
 or of its previous response (a slowloris client dripping header bytes included).
@@ -69,6 +72,18 @@ class HttpConnections:
         if conn is not None:
             self.ctx.forget(conn)
 
+    def busy(self, protocol: object) -> None:
+        """A request is being served: the connection is kept when the server is full."""
+        conn = self._by_protocol.get(protocol)
+        if conn is not None:
+            self.ctx.identified(conn)
+
+    def done(self, protocol: object) -> None:
+        """The response went out: idle (and evictable) until the next request."""
+        conn = self._by_protocol.get(protocol)
+        if conn is not None:
+            self.ctx.idle(conn)
+
     def stream(self, protocol: object, player: Connection) -> Callable[[], None] | None:
         """``player`` replaces the connection of ``protocol`` in the table; returns the undo, or
         None when the connection is not tracked (the caller then admits the player itself)."""
@@ -82,7 +97,7 @@ class HttpConnections:
         def undo() -> None:
             ctx.forget(player)
             if self._by_protocol.get(protocol) is conn:
-                ctx.connections[conn.cid] = conn
+                ctx.connections[conn.cid] = conn  # back in the table; done() makes it idle
 
         return undo
 

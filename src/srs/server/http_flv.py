@@ -130,7 +130,8 @@ class FlvPlayer:
         if sink is None or self._done.done():
             return
         t = sink.transport
-        if self._progress.stalled(now, sink.sent, t.get_write_buffer_size(), self._send_timeout_s):
+        buffered = t.get_write_buffer_size()
+        if self._progress.stalled(now, sink.sent, buffered, self._send_timeout_s, WRITE_HIGH_WATER):
             log.warning(
                 "HTTP-FLV client ip=%s closed: send timeout, no progress for %g s",
                 self.ip,
@@ -181,7 +182,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     # The player takes the place of its HTTP connection in the table (it was counted when accepted).
     undo = ctx.http_conns.stream(request.protocol, player) if ctx.http_conns is not None else None
     if undo is None:
-        if not ctx.admit(player):
+        if not ctx.admit(player, anonymous=False):
             log.warning("drop HTTP-FLV client ip=%s: exceed max_connections", ip)
             raise web.HTTPServiceUnavailable(text='{"code":1074}', content_type="application/json")
         undo = partial(ctx.forget, player)

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 
 class SendProgress:
-    """Tracks one connection's write progress; :meth:`stalled` says when it made none for too long."""
+    """Tracks one connection's write progress; :meth:`stalled` says when it made none for too long.
+
+    Progress is an empty buffer, or bytes handed to the kernel while the buffer is below the
+    high-water mark: a peer that takes a trickle while its backlog stays full (the Source has
+    stopped feeding it) is not keeping up either, and goes after the same timeout.
+    """
 
     __slots__ = ("_flushed", "_since")
 
@@ -19,11 +24,12 @@ class SendProgress:
         self._flushed = 0
         self._since = now
 
-    def stalled(self, now: float, written: int, buffered: int, timeout_s: float) -> bool:
+    def stalled(self, now: float, written: int, buffered: int, timeout_s: float, high_water: int) -> bool:
         """``written``: bytes ever written to the transport; ``buffered``: bytes it still holds."""
         flushed = written - buffered
-        if buffered == 0 or flushed != self._flushed:
-            self._flushed = flushed
+        moved = flushed != self._flushed
+        self._flushed = flushed
+        if buffered == 0 or (moved and buffered < high_water):
             self._since = now
             return False
         return now - self._since >= timeout_s

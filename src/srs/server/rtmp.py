@@ -266,6 +266,7 @@ class RtmpConnection(asyncio.Protocol):
         req = req.with_vhost(vhost.name)
         self.request = req
         self._kind = kind
+        self.ctx.identified(self)  # from now on kept when the server is full (ServerContext.admit)
         # The socket keeps TCP_NODELAY until a player's first media write or a publisher's
         # Publish.Start: with Nagle on, those would wait for the ACK of the replies before them
         # (a 40 ms delayed ACK). From then on the vhost's tcp_nodelay applies.
@@ -478,7 +479,8 @@ class RtmpConnection(asyncio.Protocol):
         t = self.transport
         if self._closed or t is None:
             return
-        if self._progress.stalled(now, self.send_bytes, t.get_write_buffer_size(), self.ctx.send_timeout_s):
+        buffered = t.get_write_buffer_size()
+        if self._progress.stalled(now, self.send_bytes, buffered, self.ctx.send_timeout_s, WRITE_HIGH_WATER):
             why = SrsError(f"send timeout: no progress for {self.ctx.send_timeout_s:g} s")
             self._context.run(self._fail, why)
             t.abort()  # close() would wait for the peer to read what is buffered: drop it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srs.protocol.request import DEFAULT_APP, parse_rtmp, stream_url
+from srs.protocol.request import DEFAULT_APP, parse_rtmp, stream_url, unsafe_name
 
 CASES = [
     # (tcUrl, stream name) -> (vhost, app, stream, param)
@@ -58,3 +58,37 @@ def test_port_and_schema() -> None:
     r = parse_rtmp("rtmp://host:19350/live", "s")
     assert (r.schema, r.host, r.port) == ("rtmp", "host", 19350)
     assert parse_rtmp("rtmp://host/live", "s").port == 1935
+
+
+@pytest.mark.parametrize(
+    ("app", "stream", "refused"),
+    [
+        ("live", "livestream", None),
+        ("live/sub", "s.1-2_x", None),  # several app elements are fine (SRS allows them)
+        ("live", "é中文", None),
+        ("live", "..", "'..'"),
+        ("live/..", "s", "'..'"),
+        ("live", "a/./b", "'.'"),
+        ("live", "a//b", "empty"),
+        ("", "s", "empty"),
+        ("live", "a\x00b", "\\x00"),
+        ("live", "a\rb", "\\r"),
+        ("live", "a\x7fb", "\\x7f"),
+        ("live", "a\\b", "\\\\"),
+        ("live", "x" * 255, None),
+        ("live", "x" * 256, "255 bytes"),
+        ("live", "é" * 128, "255 bytes"),  # bytes, not characters
+    ],
+)
+def test_unsafe_names(app: str, stream: str, refused: str | None) -> None:
+    why = unsafe_name(app, stream)
+    if refused is None:
+        assert why is None
+    else:
+        assert why is not None and refused in why, why
+
+
+def test_long_names_are_cleaned_in_linear_time() -> None:
+    """The clean-up once rebuilt names a character at a time; now it is one translate per name."""
+    r = parse_rtmp("rtmp://h/" + "a b" * 100_000, "s\t" * 100_000)
+    assert r.app == "ab" * 100_000 and r.stream == "s" * 100_000
