@@ -233,7 +233,12 @@ class Hold(asyncio.BufferedProtocol):
         if self.greeting:
             t.write(self.greeting)
         if self.pause:
-            t.pause_reading()
+            # uvloop starts reading after connection_made returns: a pause from inside it is lost.
+            asyncio.get_running_loop().call_soon(self._pause)
+
+    def _pause(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.pause_reading()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return _DISCARD

@@ -280,7 +280,17 @@ async def test_stalled_players_are_ended_by_the_send_timeout(tmp_path: Path) -> 
         kinds = sorted(c.kind for c in r.ctx.connections.values())
         assert kinds == ["fmle-publish", "rtmp-play"], kinds  # the good ones stay
         assert not good.closed.is_set()
+        # The close was a reset: what the server had buffered for them is gone, kernel included.
         for sock in flv_stalled:
+            sock.setblocking(True)
+            sock.settimeout(5)
+            got, reset = 0, False
+            try:
+                while chunk := sock.recv(65536):
+                    got += len(chunk)
+            except ConnectionResetError:
+                reset = True
+            assert reset and got < 1 << 20, (reset, got)
             sock.close()
         for c in stalled:
             await c.close()

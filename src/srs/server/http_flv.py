@@ -28,7 +28,7 @@ from srs.server.context import ServerContext
 from srs.server.forwarded import client_address
 from srs.server.mounts import MountMatch
 from srs.server.policy import Client
-from srs.server.progress import SendProgress
+from srs.server.progress import SendProgress, reset
 from srs.util.errors import SrsError
 from srs.util.log import context_id
 
@@ -137,7 +137,7 @@ class FlvPlayer:
                 self.ip,
                 self._send_timeout_s,
             )
-            t.abort()  # close() would wait for the peer to read what is buffered: drop it
+            reset(t)  # close() would wait for the peer to read what is buffered: drop it
             self.close("send timeout")
 
 

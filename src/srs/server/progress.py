@@ -9,6 +9,27 @@ kernel: everything written minus what the transport still holds. It grows whenev
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import struct
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+def reset(transport: asyncio.BaseTransport) -> None:
+    """End a stalled connection now and free what it pins: user-space and kernel buffers.
+
+    ``abort()`` alone drops our buffer, but the kernel keeps the socket's unsent bytes (megabytes)
+    and goes on offering them to a peer that never reads; with ``SO_LINGER`` 0 the close is a
+    reset and the kernel drops them too.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
+
 
 class SendProgress:
     """Tracks one connection's write progress; :meth:`stalled` says when it made none for too long.

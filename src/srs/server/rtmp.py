@@ -27,7 +27,7 @@ from srs.protocol.rtmp.server import ServerSession
 from srs.remux.rtmp import RtmpWire, media_from_rtmp, metadata_from_values
 from srs.server.context import ServerContext, now_ms
 from srs.server.policy import Client
-from srs.server.progress import SendProgress
+from srs.server.progress import SendProgress, reset
 from srs.util.errors import ErrorCode, SrsError, StreamBusyError
 from srs.util.log import context_id
 
@@ -482,8 +482,8 @@ class RtmpConnection(asyncio.Protocol):
         buffered = t.get_write_buffer_size()
         if self._progress.stalled(now, self.send_bytes, buffered, self.ctx.send_timeout_s, WRITE_HIGH_WATER):
             why = SrsError(f"send timeout: no progress for {self.ctx.send_timeout_s:g} s")
+            reset(t)  # close() would wait for the peer to read what is buffered: drop it
             self._context.run(self._fail, why)
-            t.abort()  # close() would wait for the peer to read what is buffered: drop it
 
     # ------------------------------------------------------------------ timer
 
