@@ -43,9 +43,6 @@ class HttpConnection:
     def close(self, reason: str) -> None:
         self.transport.close()
 
-    def check(self, now: float) -> None:
-        """Idle connections are aiohttp's keep-alive timer's business (see the module docstring)."""
-
 
 class HttpConnections:
     """The HTTP connections of every listener, by aiohttp protocol object."""

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 
@@ -28,20 +28,19 @@ from srs.server.context import ServerContext
 from srs.server.forwarded import client_address
 from srs.server.mounts import MountMatch
 from srs.server.policy import Client
-from srs.server.progress import SendProgress, reset
+from srs.server.progress import WRITE_HIGH_WATER, SendProgress, reset
 from srs.util.errors import SrsError
 from srs.util.log import context_id
 
 log = logging.getLogger("srs")
 
-WRITE_HIGH_WATER = 1 << 20
 _CRLF = b"\r\n"
 
 
 class HttpFlvSink:
     """One HTTP-FLV player as a consumer sink."""
 
-    __slots__ = ("done", "nodelay", "remux", "sent", "tls", "transport")
+    __slots__ = ("backlog", "done", "nodelay", "remux", "sent", "tls", "transport")
 
     def __init__(
         self, transport: asyncio.Transport, remux: HttpRemuxConfig, done: asyncio.Future[str], nodelay: bool
@@ -50,6 +49,7 @@ class HttpFlvSink:
         self.remux = remux
         self.done = done
         self.sent = 0
+        self.backlog: Callable[[], None] | None = None  # called when a write left bytes buffered
         self.nodelay: bool | None = nodelay  # vhost tcp_nodelay, applied after the first write
         # Over TLS each buffer of a writelines becomes its own record: join the batch instead.
         self.tls = transport.get_extra_info("ssl_object") is not None
@@ -85,7 +85,10 @@ class HttpFlvSink:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1 if self.nodelay else 0)
             self.nodelay = None
-        return t.get_write_buffer_size() < WRITE_HIGH_WATER
+        buffered = t.get_write_buffer_size()
+        if buffered and self.backlog is not None:
+            self.backlog()  # the kernel did not take it all: mind the send timeout
+        return buffered < WRITE_HIGH_WATER
 
     def writable(self) -> bool:
         t = self.transport
@@ -124,11 +127,14 @@ class FlvPlayer:
         if not self._done.done():
             self._done.set_result(reason)
 
-    def check(self, now: float) -> None:
+    def restart_watch(self, now: float) -> None:
+        self._progress.restart(now)
+
+    def check(self, now: float) -> bool:
         """SRS's send timeout: a player whose writes made no progress for 30 s is ended."""
         sink = self.sink
         if sink is None or self._done.done():
-            return
+            return False
         t = sink.transport
         buffered = t.get_write_buffer_size()
         if self._progress.stalled(now, sink.sent, buffered, self._send_timeout_s, WRITE_HIGH_WATER):
@@ -139,6 +145,8 @@ class FlvPlayer:
             )
             reset(t)  # close() would wait for the peer to read what is buffered: drop it
             self.close("send timeout")
+            return False
+        return buffered > 0
 
 
 def client_ip(request: web.Request, ctx: ServerContext) -> str:
@@ -210,6 +218,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
             return resp
         src = ctx.registry.fetch_or_create(req.stream_url, vhost.name)
         sink = player.sink = HttpFlvSink(transport, vhost.http_remux, done, vhost.tcp_nodelay)
+        sink.backlog = partial(ctx.watch, player)
         consumer = src.create_consumer(sink)
         log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
         reason = "client closed"

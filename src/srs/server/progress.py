@@ -2,9 +2,9 @@
 
 SRS writes with a 30 s send timeout (``SRS_CONSTS_RTMP_TIMEOUT``): a player that stops reading
 blocks the write, which fails after 30 s and ends the connection. Our writes never block; bytes wait
-in the transport's buffer (the Source stops handing a player more once it holds 1 MiB, so the kernel
-and asyncio buffers of a stalled player stay bounded). Progress is measured as bytes handed to the
-kernel: everything written minus what the transport still holds. It grows whenever the peer reads.
+in the transport's buffer (the Source stops handing a player more once it holds
+:data:`WRITE_HIGH_WATER`, so a stalled player's user-space buffer stays bounded). Progress is
+measured as bytes handed to the kernel: everything written minus what the transport still holds.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ import struct
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
+# A player whose transport holds more than this gets no more from the Source: it waits in the ring
+# (which drops whole GOPs for it past queue_length). It bounds what a stalled player costs us.
+WRITE_HIGH_WATER = 256 << 10
 
-def reset(transport: asyncio.BaseTransport) -> None:
+
+def reset(transport: asyncio.Transport) -> None:
     """End a stalled connection now and free what it pins: user-space and kernel buffers.
 
     ``abort()`` alone drops our buffer, but the kernel keeps the socket's unsent bytes (megabytes)
@@ -42,7 +46,12 @@ class SendProgress:
     __slots__ = ("_flushed", "_since")
 
     def __init__(self, now: float = 0.0) -> None:
-        self._flushed = 0
+        self._flushed = -1
+        self._since = now
+
+    def restart(self, now: float) -> None:
+        """Watching starts (again) now: a stall is counted from here, not from an old check."""
+        self._flushed = -1
         self._since = now
 
     def stalled(self, now: float, written: int, buffered: int, timeout_s: float, high_water: int) -> bool:

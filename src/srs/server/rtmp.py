@@ -27,14 +27,13 @@ from srs.protocol.rtmp.server import ServerSession
 from srs.remux.rtmp import RtmpWire, media_from_rtmp, metadata_from_values
 from srs.server.context import ServerContext, now_ms
 from srs.server.policy import Client
-from srs.server.progress import SendProgress, reset
+from srs.server.progress import WRITE_HIGH_WATER, SendProgress, reset
 from srs.util.errors import ErrorCode, SrsError, StreamBusyError
 from srs.util.log import context_id
 
 log = logging.getLogger("srs")
 
 REPUBLISH_WAIT_S = 180.0  # SRS waits 3 min on the connection for a republish / replay
-WRITE_HIGH_WATER = 1 << 20  # a player whose transport holds more than this waits in the ring
 TICK_S = 1.0
 
 
@@ -398,7 +397,10 @@ class RtmpConnection(asyncio.Protocol):
         if self._nodelay is not None:
             self._set_nodelay(self._nodelay)  # the vhost's tcp_nodelay, from now on
             self._nodelay = None
-        return t.get_write_buffer_size() < WRITE_HIGH_WATER
+        buffered = t.get_write_buffer_size()
+        if buffered:
+            self.ctx.watch(self)  # the kernel did not take it all: mind the send timeout
+        return buffered < WRITE_HIGH_WATER
 
     # ------------------------------------------------------------------ stop / close
 
@@ -474,16 +476,21 @@ class RtmpConnection(asyncio.Protocol):
         log.debug("RTMP client ip=%s gone, recv=%d", self.ip, self.recv_bytes)
         self.transport = None
 
-    def check(self, now: float) -> None:
+    def restart_watch(self, now: float) -> None:
+        self._progress.restart(now)
+
+    def check(self, now: float) -> bool:
         """SRS's send timeout: a connection whose writes made no progress for 30 s is ended."""
         t = self.transport
         if self._closed or t is None:
-            return
+            return False
         buffered = t.get_write_buffer_size()
         if self._progress.stalled(now, self.send_bytes, buffered, self.ctx.send_timeout_s, WRITE_HIGH_WATER):
             why = SrsError(f"send timeout: no progress for {self.ctx.send_timeout_s:g} s")
             reset(t)  # close() would wait for the peer to read what is buffered: drop it
             self._context.run(self._fail, why)
+            return False
+        return buffered > 0
 
     # ------------------------------------------------------------------ timer
 

@@ -112,3 +112,44 @@ def test_idle_again_goes_to_the_back_of_the_line(ctx: ServerContext) -> None:
 )
 def test_client_address(peer: str, xff: str, real: str, trusted: tuple[str, ...], expected: str) -> None:
     assert client_address(peer, xff, real, trusted) == expected
+
+
+def test_watching_again_counts_from_the_restart() -> None:
+    p = SendProgress(0.0)
+    assert not p.stalled(1.0, 100, 0, 30.0, HW)  # drained: no longer watched
+    p.restart(100.0)  # a later write left bytes behind
+    assert not p.stalled(101.0, 2000, 1000, 30.0, HW)  # not "stalled since t=1"
+    assert p.stalled(130.0, 2000, 1000, 30.0, HW)
+
+
+@dataclass(eq=False)
+class FakePlayer:
+    buffered: int = 10
+    stalled_at: float | None = None
+    restarted: list[float] = field(default_factory=list)
+    checks: int = 0
+
+    def restart_watch(self, now: float) -> None:
+        self.restarted.append(now)
+
+    def check(self, now: float) -> bool:
+        self.checks += 1
+        if self.stalled_at is not None and now >= self.stalled_at:
+            return False
+        return self.buffered > 0
+
+
+def test_only_backlogged_players_are_swept(ctx: ServerContext) -> None:
+    backlogged, drained = FakePlayer(), FakePlayer(buffered=0)
+    ctx.watch(backlogged)
+    ctx.watch(backlogged)  # already watched: no restart
+    ctx.watch(drained)
+    assert len(backlogged.restarted) == 1
+    ctx._last_sweep = -10.0
+    ctx.sweep()
+    assert (backlogged.checks, drained.checks) == (1, 1)
+    ctx.sweep()  # within a second: nothing
+    assert backlogged.checks == 1
+    ctx._last_sweep = -10.0
+    ctx.sweep()
+    assert (backlogged.checks, drained.checks) == (2, 1)  # the drained one left the watch list
