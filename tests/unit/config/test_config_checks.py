@@ -90,6 +90,7 @@ REFUSED = [
     ("max_connections", "listen 1935;\nmax_connections 0;\n", "max_connections=0 is invalid", 2),
     ("mw_cpu_budget over 100", "listen 1935;\nmw_cpu_budget 101;\n", "invalid mw_cpu_budget=101", 2),
     ("mw_cpu_budget negative", "listen 1935;\nmw_cpu_budget -1;\n", "invalid mw_cpu_budget=-1", 2),
+    ("trusted_proxies garbage", "listen 1935;\ntrusted_proxies 10.0.0.1 nginx;\n", "invalid trusted_proxies 'nginx'", 2),
     ("log file empty", "listen 1935;\nsrs_log_file '';\n", None, None),
 ]
 
@@ -198,3 +199,11 @@ def test_mw_cpu_budget_ours_default_and_env() -> None:
     assert parse_text("listen 1935;\nmw_cpu_budget 0;\n").mw_cpu_budget == 0
     cfg = parse_text("listen 1935;\nmw_cpu_budget 5;\n", env={"SRS_MW_CPU_BUDGET": "50"})
     assert cfg.mw_cpu_budget == 50
+
+
+def test_trusted_proxies_ours_off_by_default_and_env() -> None:
+    assert parse_text("listen 1935;\n").trusted_proxies == ()
+    cfg = parse_text("listen 1935;\ntrusted_proxies 127.0.0.1 10.0.0.0/8 ::1;\n")
+    assert cfg.trusted_proxies == ("127.0.0.1", "10.0.0.0/8", "::1")
+    env = {"SRS_TRUSTED_PROXIES": "192.168.0.0/16 127.0.0.1"}
+    assert parse_text("listen 1935;\n", env=env).trusted_proxies == ("192.168.0.0/16", "127.0.0.1")
