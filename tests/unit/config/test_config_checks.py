@@ -90,7 +90,12 @@ REFUSED = [
     ("max_connections", "listen 1935;\nmax_connections 0;\n", "max_connections=0 is invalid", 2),
     ("mw_cpu_budget over 100", "listen 1935;\nmw_cpu_budget 101;\n", "invalid mw_cpu_budget=101", 2),
     ("mw_cpu_budget negative", "listen 1935;\nmw_cpu_budget -1;\n", "invalid mw_cpu_budget=-1", 2),
-    ("trusted_proxies garbage", "listen 1935;\ntrusted_proxies 10.0.0.1 nginx;\n", "invalid trusted_proxies 'nginx'", 2),
+    (
+        "trusted_proxies garbage",
+        "listen 1935;\ntrusted_proxies 10.0.0.1 nginx;\n",
+        "invalid trusted_proxies 'nginx'",
+        2,
+    ),
     ("log file empty", "listen 1935;\nsrs_log_file '';\n", None, None),
 ]
 
