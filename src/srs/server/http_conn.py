@@ -2,8 +2,8 @@
 
 aiohttp's server tells its manager when a connection is made and lost; :func:`track_connections`
 hooks those two calls of a listener's server so each connection is admitted by the
-:class:`~srs.server.context.ServerContext` (refused at once, before any byte is read, when the server
-is full) and forgotten when it goes. While a connection streams (HTTP-FLV), the player takes its
+:class:`~srs.server.context.ServerContext` (when the server is full, an idle connection makes room
+or the newcomer is refused at once, before any byte is read) and forgotten when it goes. While a connection streams (HTTP-FLV), the player takes its
 place in the table (:meth:`HttpConnections.stream`), so a player still counts once.
 
 When the server is full, an idle HTTP connection (between requests) is one the context may close
