@@ -94,6 +94,7 @@ class Source:
         # sits at the current A/V time): queue lengths and play durations are measured on it.
         self._times: list[int] = []
         self._wires: dict[Hashable, list[bytes]] = {}
+        self._wire_objs: dict[Hashable, WireFormat] = {}  # the one object per key (see _deliver)
         self._wire_users: dict[Hashable, int] = {}
         self._keyframes: list[int] = []  # sequence numbers of video keyframes in the ring
         # GOP cache (SRS SrsGopCache), as a position in the ring
@@ -456,6 +457,7 @@ class Source:
         if users <= 0:
             self._wire_users.pop(key, None)
             self._wires.pop(key, None)
+            self._wire_objs.pop(key, None)
         else:
             self._wire_users[key] = users
 
@@ -503,6 +505,8 @@ class Source:
                 c.cursor = head  # SRS compat: nothing is sent until there is audio or video
                 c.prefix = None
                 return False
+            # One wire object per key: a stateful one (TS continuity counters) sees each message once.
+            wire = self._wire_objs.setdefault(wire.key, wire)
             c.wire = wire
             self._wire_users[wire.key] = self._wire_users.get(wire.key, 0) + 1
             bufs = [wire.preamble] if wire.preamble else []

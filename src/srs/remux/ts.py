@@ -123,3 +123,23 @@ class TsRemuxer:
         pts = msg.timestamp * 90
         key = self.video_type is None  # audio-only: every frame is a random access point
         return self.muxer.frame(ts.AUDIO_PID, data, pts, key=key)
+
+
+class TsWire:
+    """HTTP-TS players' wire format: one remuxer per (source, stream types), shared by its players.
+
+    The Source keeps one wire object per key, so the remuxer sees every message once, in stream
+    order, and all its players get the same packets (continuity counters included). A newcomer
+    starts with PAT/PMT (the preamble), then the sequence headers (no output, they set the
+    parameter sets) and the GOP from its keyframe, which carries SPS/PPS in Annex B.
+    """
+
+    __slots__ = ("key", "preamble", "remuxer")
+
+    def __init__(self, video_type: int | None, audio_type: int | None) -> None:
+        self.remuxer = TsRemuxer(video_type, audio_type)
+        self.key = ("ts", video_type, audio_type)
+        self.preamble = self.remuxer.tables()
+
+    def encode(self, msg: MediaMessage) -> bytes:
+        return self.remuxer.encode(msg)

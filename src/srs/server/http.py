@@ -22,7 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from srs import SIGNATURE
 from srs.config import HttpsConfig
 from srs.server.context import ServerContext
-from srs.server.http_flv import serve_flv
+from srs.server.http_flv import FORMATS, serve_flv
 from srs.server.mounts import match_stream
 
 log = logging.getLogger("srs")
@@ -183,9 +183,9 @@ async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:
     if request.method in ("GET", "HEAD") and ctx.config.http_server.enabled:
         found = match_stream(ctx.config, request.host, request.path, request.query_string)
         if found is not None and ".." not in request.path:
-            if found.extension == ".flv" and request.method == "GET":
+            if found.extension in FORMATS and request.method == "GET":
                 return await serve_flv(request, ctx, found)
-            if found.extension != ".flv":
+            if found.extension not in FORMATS:
                 raise web.HTTPNotFound(text=f"{found.extension} live streaming is not supported yet")
         return await serve_static(request)
     raise web.HTTPNotFound()

@@ -1,4 +1,5 @@
-"""HTTP-FLV live streaming: a chunked ``video/x-flv`` response fed by the shared fan-out.
+"""HTTP-FLV and HTTP-TS live streaming: a chunked ``video/x-flv`` / ``video/MP2T`` response fed by
+the shared fan-out.
 
 After aiohttp has sent the response headers, the player's batches go straight to the transport
 as HTTP/1.1 chunks (``writelines`` of the chunk-size line, the shared FLV tag bytes and CRLF): no
@@ -20,10 +21,13 @@ from functools import partial
 from aiohttp import web
 
 from srs.config import HttpRemuxConfig
+from srs.format.flv import AudioCodec
 from srs.media.consumer import NOT_YET, NotYet
-from srs.media.message import MediaMessage
+from srs.media.message import AUDIO, MediaMessage, WireFormat
 from srs.protocol.request import parse_http, unsafe_name
-from srs.remux.flv import FlvWire, guess_av
+from srs.remux.audio import AacWire, Mp3Wire
+from srs.remux.flv import GUESS_WAIT_MS, FlvWire, guess_av
+from srs.remux.ts import TsWire, stream_types
 from srs.server.context import ServerContext
 from srs.server.forwarded import client_address
 from srs.server.mounts import MountMatch
@@ -54,7 +58,7 @@ class HttpFlvSink:
         # Over TLS each buffer of a writelines becomes its own record: join the batch instead.
         self.tls = transport.get_extra_info("ssl_object") is not None
 
-    def choose_wire(self, first: Sequence[MediaMessage]) -> FlvWire | NotYet | None:
+    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | NotYet | None:
         r = self.remux
         flags = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
         if flags is None:
@@ -101,6 +105,66 @@ class HttpFlvSink:
     def on_limit_reached(self) -> None:
         if not self.done.done():
             self.done.set_result("limit")
+
+
+class HttpTsSink(HttpFlvSink):
+    """One HTTP-TS player (``http_remux`` mount ending in ``.ts``): MPEG-TS of the live stream."""
+
+    __slots__ = ()
+
+    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | NotYet | None:
+        r = self.remux
+        flags = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
+        if flags is None:
+            return NOT_YET
+        video, audio = stream_types(first)
+        has_audio, has_video = flags
+        video = video if has_video else None
+        audio = audio if has_audio else None
+        if video is None and audio is None:
+            return None  # nothing TS can carry (yet): as HTTP-FLV, no header and no data
+        return TsWire(video, audio)
+
+
+class HttpAacSink(HttpFlvSink):
+    """One HTTP-AAC player (mount ending in ``.aac``): the stream's AAC as ADTS."""
+
+    __slots__ = ()
+
+    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | NotYet | None:
+        return _audio_wire(first, AudioCodec.AAC, AacWire)
+
+
+class HttpMp3Sink(HttpFlvSink):
+    """One HTTP-MP3 player (mount ending in ``.mp3``): the stream's MP3 frames."""
+
+    __slots__ = ()
+
+    def choose_wire(self, first: Sequence[MediaMessage]) -> WireFormat | NotYet | None:
+        return _audio_wire(first, AudioCodec.MP3, Mp3Wire)
+
+
+def _audio_wire(
+    first: Sequence[MediaMessage], codec: int, make: Callable[[], WireFormat]
+) -> WireFormat | NotYet | None:
+    """Wait for the stream's audio (up to a second of media); no data at all if it is another
+    codec (SRS: "mp3 required") or there is none."""
+    for m in first:
+        if m.kind == AUDIO:
+            return make() if m.codec == codec else None
+    stamps = [m.timestamp for m in first if m.is_av]
+    if stamps and stamps[-1] - stamps[0] >= GUESS_WAIT_MS:
+        return None
+    return NOT_YET
+
+
+# extension -> (sink, content type, log label); SRS's content types.
+FORMATS: dict[str, tuple[type[HttpFlvSink], str, str]] = {
+    ".flv": (HttpFlvSink, "video/x-flv", "HTTP-FLV"),
+    ".ts": (HttpTsSink, "video/MP2T", "HTTP-TS"),
+    ".aac": (HttpAacSink, "audio/x-aac", "HTTP-AAC"),
+    ".mp3": (HttpMp3Sink, "audio/mpeg", "HTTP-MP3"),
+}
 
 
 class FlvPlayer:
@@ -168,6 +232,8 @@ def _reject(request: web.Request, why: SrsError) -> web.HTTPException:
 
 
 async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch) -> web.StreamResponse:
+    """An HTTP live stream of ``found``: FLV or TS, by the mount's extension (:data:`FORMATS`)."""
+    sink_class, content_type, label = FORMATS[found.extension]
     ip = client_ip(request, ctx)
     cid = ctx.new_cid()
     context_id.set(cid)
@@ -183,7 +249,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
     player.recv_bytes = len(request.raw_path) + sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
     why = unsafe_name(req.app, req.stream)
     if why is not None:
-        log.warning("HTTP-FLV client ip=%s refused: %s", ip, why)
+        log.warning("%s client ip=%s refused: %s", label, ip, why)
         raise web.HTTPBadRequest(
             text=json.dumps({"code": 400, "reason": why}), content_type="application/json"
         )
@@ -209,7 +275,7 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
             error = True
             raise _reject(request, e) from None
         resp = web.StreamResponse(status=200)
-        resp.content_type = "video/x-flv"
+        resp.content_type = content_type
         resp.enable_chunked_encoding()
         resp.force_close()
         await resp.prepare(request)
@@ -217,17 +283,17 @@ async def serve_flv(request: web.Request, ctx: ServerContext, found: MountMatch)
         if transport is None or transport.is_closing():
             return resp
         src = ctx.registry.fetch_or_create(req.stream_url, vhost.name)
-        sink = player.sink = HttpFlvSink(transport, vhost.http_remux, done, vhost.tcp_nodelay)
+        sink = player.sink = sink_class(transport, vhost.http_remux, done, vhost.tcp_nodelay)
         sink.backlog = partial(ctx.watch, player)
         consumer = src.create_consumer(sink)
-        log.info("HTTP-FLV play ip=%s url=%s param=%s", ip, req.stream_url, req.param or "-")
+        log.info("%s play ip=%s url=%s param=%s", label, ip, req.stream_url, req.param or "-")
         reason = "client closed"
         try:
             reason = await done
         finally:
             consumer.close()
             policy.on_stop(client)
-            log.info("HTTP-FLV stop ip=%s url=%s (%s) sent=%d", ip, req.stream_url, reason, sink.sent)
+            log.info("%s stop ip=%s url=%s (%s) sent=%d", label, ip, req.stream_url, reason, sink.sent)
         if not transport.is_closing():
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await resp.write_eof()
