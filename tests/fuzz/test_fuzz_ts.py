@@ -8,8 +8,9 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from srs.format import ts
+from srs.format import m3u8, ts
 from srs.format.ts import StreamType, TsDemuxer, TsMuxer, TsStream
+from srs.util.errors import ParseError
 
 FUZZ = settings(
     max_examples=int(os.environ.get("SRS_FUZZ_EXAMPLES", "300")),
@@ -61,3 +62,15 @@ def test_what_the_muxer_writes_comes_back(frames: list[tuple[bool, bytes, int]])
     got = d.feed(data) + d.flush()
     assert d.errors == 0
     assert [(f.pid == V.pid, f.payload, f.pts) for f in got] == frames
+
+
+@FUZZ
+@given(st.text(max_size=500))
+@example("#EXTM3U\n#EXTINF:abc,\nx.ts\n")
+@example("#EXTM3U\nx.ts\n")
+@example("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:\n")
+def test_m3u8_parser_raises_only_parse_errors(text: str) -> None:
+    try:
+        m3u8.parse(text)
+    except ParseError:
+        pass

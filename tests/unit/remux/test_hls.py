@@ -1,0 +1,89 @@
+"""HLS segmenter: SRS's reap rules, the window, cleanup, discontinuity on republish, names."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from srs.config.schema_vhost import HlsConfig
+from srs.format import m3u8
+from srs.format.ts import TsDemuxer
+from srs.media.message import MediaMessage
+from srs.remux.hls import HlsSegmenter, RemoveFile, WriteFile, expand
+from srs.remux.rtmp import media_from_rtmp
+from support.media import clip
+from support.rtmp_client import flv_tags
+
+MSGS = [
+    m for m in (media_from_rtmp(int(t.tag_type), t.timestamp, t.body) for t in flv_tags(clip("bbb.flv"))) if m
+]
+CFG = HlsConfig(enabled=True, fragment_s=2.0, window_s=6.0, path="/hls")
+
+
+def run(seg: HlsSegmenter, msgs: list[MediaMessage], offset_ms: int = 0) -> list[WriteFile | RemoveFile]:
+    out: list[WriteFile | RemoveFile] = []
+    for m in msgs:
+        out += seg.on_message(m.with_timestamp(m.timestamp + offset_ms), 1_700_000_000_000)
+    return out
+
+
+def test_segments_start_at_keyframes_after_the_fragment() -> None:
+    seg = HlsSegmenter(CFG, vhost="__defaultVhost__", app="live", stream="s")
+    actions = run(seg, MSGS) + seg.on_unpublish(0)
+    writes = [a for a in actions if isinstance(a, WriteFile)]
+    ts_files = [a for a in writes if a.path.endswith(".ts")]
+    assert [a.path for a in ts_files][:3] == ["/hls/live/s-0.ts", "/hls/live/s-1.ts", "/hls/live/s-2.ts"]
+    for f in ts_files:
+        d = TsDemuxer()
+        frames = d.feed(f.data) + d.flush()
+        video = [fr for fr in frames if fr.stream_type == 0x1B]
+        assert d.errors == 0 and video[0].random_access  # every segment starts with a keyframe
+    playlist = m3u8.parse(writes[-1].data.decode())
+    assert writes[-1].path == "/hls/live/s.m3u8"
+    assert all(1.9 <= s.duration_s <= 6 for s in playlist.segments[:-1])
+    assert sum(s.duration_s for s in playlist.segments) <= 6.0 + 4  # the window (plus the newest)
+    removed = [a.path for a in actions if isinstance(a, RemoveFile)]
+    assert removed and removed[0] == "/hls/live/s-0.ts"  # hls_cleanup: old segments leave
+    assert (
+        playlist.segments[0].uri.startswith("s-") and playlist.media_sequence == playlist.segments[0].sequence
+    )
+
+
+def test_republish_continues_the_sequence_with_a_discontinuity() -> None:
+    seg = HlsSegmenter(replace(CFG, window_s=60.0), vhost="v", app="live", stream="s")
+    run(seg, MSGS[:200])
+    seg.on_unpublish(0)
+    actions = run(seg, MSGS[:200], offset_ms=100_000) + seg.on_unpublish(0)
+    playlist = m3u8.parse([a for a in actions if isinstance(a, WriteFile)][-1].data.decode())
+    seqs = [s.sequence for s in playlist.segments]
+    assert seqs == list(range(len(seqs)))
+    first_of_second = next(s for s in playlist.segments if s.discontinuity)
+    assert first_of_second.sequence > 0
+
+
+def test_no_keyframe_wait_and_no_cleanup() -> None:
+    cfg = replace(CFG, wait_keyframe=False, cleanup=False, fragment_s=1.0, window_s=2.0)
+    seg = HlsSegmenter(cfg, vhost="v", app="live", stream="s")
+    actions = run(seg, MSGS)
+    assert not [a for a in actions if isinstance(a, RemoveFile)]
+    assert len([a for a in actions if isinstance(a, WriteFile) and a.path.endswith(".ts")]) >= 8
+
+
+def test_templates() -> None:
+    now = 1_700_000_000_123
+    assert expand(
+        "[vhost]/[app]/[stream]-[seq]-[timestamp]-[999].ts", vhost="v", app="a", stream="s", seq=7, now_ms=now
+    ) == ("v/a/s-7-1700000000123-123.ts")
+    assert len(expand("[2006][01][02][15][04][05]", vhost="", app="", stream="", now_ms=now)) == 14
+    seg = HlsSegmenter(replace(CFG, entry_prefix="http://cdn/x/"), vhost="v", app="live", stream="s")
+    actions = run(seg, MSGS[:300])
+    playlist = m3u8.parse([a for a in actions if isinstance(a, WriteFile)][-1].data.decode())
+    assert playlist.segments[0].uri == "http://cdn/x/s-0.ts"
+
+
+def test_playlist_round_trip() -> None:
+    p = m3u8.MediaPlaylist([m3u8.Segment("a-3.ts", 10.04, 3), m3u8.Segment("a-4.ts", 9.5, 4, True)])
+    text = p.render()
+    assert "#EXT-X-TARGETDURATION:11" in text and "#EXT-X-MEDIA-SEQUENCE:3" in text
+    assert "#EXTINF:10.040, no desc" in text and "#EXT-X-DISCONTINUITY\n#EXTINF:9.500" in text
+    back = m3u8.parse(text)
+    assert back.segments == p.segments and back.target_duration == 11
