@@ -24,6 +24,7 @@ from srs.control.hooks import HttpHooks
 from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
+from srs.output.hls import HlsOutputs
 from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
@@ -185,6 +186,8 @@ class App:
         ctx.http_conns = HttpConnections(ctx)
         self.stats = Statistics(ctx)
         self.hooks = HttpHooks(ctx)
+        self.hls = HlsOutputs()
+        ctx.outputs.append(self.hls.on_publish)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
         self.heartbeat = Heartbeat(ctx, self.stats)
         self.heartbeat.start()
@@ -465,6 +468,7 @@ class App:
             ctx.close_all("server stopping")
         await self._stop_http()
         ctx.pacer.close()
+        self.hls.close()
         await self.heartbeat.stop()
         await self.hooks.close()
         for server in self.rtmp.values():

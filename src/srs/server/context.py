@@ -27,7 +27,12 @@ from srs.server.policy import AllowAll, Policy
 from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 
 if TYPE_CHECKING:
+    from srs.media.source import Source
+    from srs.protocol.request import Request
     from srs.server.http_conn import HttpConnections
+
+# An output (HLS, DVR, ...) that starts for each publish: (source, vhost, request).
+OnPublish = Callable[["Source", VhostConfig, "Request"], None]
 
 log = logging.getLogger("srs")
 
@@ -120,6 +125,7 @@ class ServerContext:
         self.http_recv_timeout_s = HTTP_RECV_TIMEOUT_S
         self.rtmp_budget = ByteBudget(RTMP_PARTIAL_TOTAL)
         self.http_conns: HttpConnections | None = None  # the app wires it with the HTTP listeners
+        self.outputs: list[OnPublish] = []  # the app wires the file outputs (HLS, ...)
         self._last_sweep = 0.0
         self._watched: set[Watched] = set()
         # The control plane (hooks, security, stats): wired by the app, allow-all until then.
@@ -192,6 +198,14 @@ class ServerContext:
         if self.connections.get(conn.cid) is conn:
             del self.connections[conn.cid]
         self._anonymous.pop(conn.cid, None)
+
+    def publishing(self, source: Source, vhost: VhostConfig, req: Request) -> None:
+        """A publisher was accepted: start the outputs its vhost enables."""
+        for start in self.outputs:
+            try:
+                start(source, vhost, req)
+            except Exception:  # an output must never cost the publisher its stream
+                log.exception("output %r failed to start for %s", start, source.url)
 
     def watch(self, conn: Watched) -> None:
         """A player's write left bytes in its transport: check it until they are gone.

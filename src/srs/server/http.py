@@ -175,7 +175,10 @@ async def serve_static(request: web.Request) -> web.StreamResponse:
     if path is None:
         raise web.HTTPNotFound()
     ctype = MIME.get(path.suffix.lower(), "application/octet-stream")
-    return web.FileResponse(path, headers={"Content-Type": ctype})
+    headers = {"Content-Type": ctype}
+    if path.suffix.lower() in (".m3u8", ".mpd"):
+        headers["Cache-Control"] = "no-cache"  # a live playlist changes every segment
+    return web.FileResponse(path, headers=headers)
 
 
 async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:

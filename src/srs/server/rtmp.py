@@ -337,6 +337,7 @@ class RtmpConnection(asyncio.Protocol):
         self.source = src
         self.publishing = True
         policy.on_stream_publish(client, src)
+        self.ctx.publishing(src, vhost, req)
         self._got_media = False
         self._publish_start_s = self.ctx.loop.time()
         self.session.accept_publish()

@@ -25,7 +25,11 @@ def test_supported_today_reports_nothing() -> None:
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("vhost v {\n hls { enabled on; }\n}\n", "u.conf:3: directive 'vhost.hls' is not supported yet"),
+        ("vhost v {\n dash { enabled on; }\n}\n", "u.conf:3: directive 'vhost.dash' is not supported yet"),
+        (
+            "vhost v {\n hls { enabled on;\n hls_keys on; }\n}\n",
+            "u.conf:4: directive 'vhost.hls.hls_keys' is not supported yet",
+        ),
         ("rtc_server {\n enabled on;\n}\n", "u.conf:2: directive 'rtc_server' is not supported yet"),
         ("vhost v {\n mode remote;\n}\n", "u.conf:3: directive 'vhost.cluster' is not supported yet"),
         (
@@ -61,8 +65,8 @@ def test_disabled_features_are_not_reported(text: str) -> None:
 
 
 def test_env_enabled_feature_reported_once() -> None:
-    cfg = parse_text("listen 1935;\nvhost a { }\nvhost b { }\n", env={"SRS_VHOST_HLS_ENABLED": "on"})
-    assert cfg.unsupported == ("env SRS_VHOST_HLS_ENABLED: directive 'vhost.hls' is not supported yet",)
+    cfg = parse_text("listen 1935;\nvhost a { }\nvhost b { }\n", env={"SRS_VHOST_DASH_ENABLED": "on"})
+    assert cfg.unsupported == ("env SRS_VHOST_DASH_ENABLED: directive 'vhost.dash' is not supported yet",)
 
 
 def test_table_has_one_entry_per_path() -> None:

@@ -1,0 +1,135 @@
+"""The HLS output: for each published stream of a vhost with ``hls { enabled on; }``, a consumer of
+the Source feeds a :class:`~srs.remux.hls.HlsSegmenter`; its file actions run on one worker thread,
+in order, off the event loop (a slow or full disk never blocks the publisher or the players).
+
+Files are written atomically (a temporary name in the same directory, then ``os.replace``), so a
+player or a web server serving ``hls_path`` never reads a half-written segment or playlist. A
+segmenter outlives its publisher: a republish continues the sequence numbers after an
+``EXT-X-DISCONTINUITY``. A write error is logged (``hls_on_error continue``, SRS's default) and the
+stream goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from srs.config import VhostConfig
+from srs.media.message import MediaMessage
+from srs.media.source import Source
+from srs.protocol.request import Request
+from srs.remux.hls import Action, HlsSegmenter, WriteFile
+
+log = logging.getLogger("srs")
+
+
+def perform(action: Action) -> None:
+    """Run one file action (on the worker thread)."""
+    if isinstance(action, WriteFile):
+        d = os.path.dirname(action.path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        tmp = f"{action.path}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(action.data)
+        os.replace(tmp, action.path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(action.path)
+
+
+class _HlsWire:
+    """A wire whose ``encode`` hands each message, once and in order, to the segmenter."""
+
+    __slots__ = ("key", "sink")
+    preamble = b""
+
+    def __init__(self, sink: HlsSink) -> None:
+        self.sink = sink
+        self.key: Hashable = ("hls", id(sink))
+
+    def encode(self, msg: MediaMessage) -> bytes:
+        self.sink.on_message(msg)
+        return b""
+
+
+class HlsSink:
+    """The Source's consumer for one stream's HLS (a :class:`~srs.media.consumer.Sink`)."""
+
+    def __init__(self, hls: HlsOutputs, url: str, segmenter: HlsSegmenter) -> None:
+        self.hls = hls
+        self.url = url
+        self.segmenter = segmenter
+        self.wire = _HlsWire(self)
+
+    def choose_wire(self, first: Sequence[MediaMessage]) -> _HlsWire:
+        return self.wire
+
+    def on_message(self, msg: MediaMessage) -> None:
+        self.hls.submit(self.segmenter.on_message(msg, int(time.time() * 1000)))
+
+    def write(self, bufs: list[bytes], nbytes: int) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def on_unpublish(self) -> None:
+        self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)))
+        self.hls.stopped(self.url)
+
+    def on_limit_reached(self) -> None:
+        """Never limited."""
+
+
+class HlsOutputs:
+    """Every stream's HLS; the app registers :meth:`on_publish` with the context."""
+
+    def __init__(self) -> None:
+        self._segmenters: dict[str, HlsSegmenter] = {}
+        self._consumers: dict[str, object] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srs-hls")
+        self._last: Future[None] | None = None
+
+    def on_publish(self, source: Source, vhost: VhostConfig, req: Request) -> None:
+        cfg = vhost.hls
+        if not cfg.enabled:
+            return
+        url = source.url
+        seg = self._segmenters.get(url)
+        if seg is None or seg.cfg != cfg:
+            seg = self._segmenters[url] = HlsSegmenter(cfg, vhost=vhost.name, app=req.app, stream=req.stream)
+        self.stopped(url)
+        self._consumers[url] = source.create_consumer(HlsSink(self, url, seg))
+        log.info("HLS: %s -> %s", url, seg.m3u8_path)
+
+    def stopped(self, url: str) -> None:
+        c = self._consumers.pop(url, None)
+        if c is not None:
+            c.close()  # type: ignore[attr-defined]
+
+    def submit(self, actions: list[Action]) -> None:
+        for a in actions:
+            self._last = self._pool.submit(self._safely, a)
+
+    @staticmethod
+    def _safely(action: Action) -> None:
+        try:
+            perform(action)
+        except OSError as e:
+            log.warning(
+                "HLS: cannot %s %s: %s",
+                "write" if isinstance(action, WriteFile) else "remove",
+                action.path,
+                e,
+            )
+
+    def close(self) -> None:
+        """Finish the pending file actions (shutdown)."""
+        for url in list(self._consumers):
+            self.stopped(url)
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,83 @@
+"""HLS (MPEG-TS segments) from an RTMP publish: files appear atomically under hls_path, the
+playlist is served without caching, a republish continues after a discontinuity."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+
+from srs.format import flv, m3u8
+from srs.format.ts import TsDemuxer
+from support.media import clip
+from support.rtmp_client import RtmpClient, flv_tags
+
+from .conftest import start_app
+
+AV = [t for t in flv_tags(clip("bbb.flv")) if t.tag_type != flv.TagType.SCRIPT]
+
+
+def hls_body(path: Path) -> str:
+    return f"""
+    hls {{
+        enabled on;
+        hls_fragment 2;
+        hls_window 60;
+        hls_path {path};
+    }}
+    """
+
+
+async def publish(port: int, offset_ms: int = 0) -> None:
+    c = await RtmpClient.open(port)
+    await c.publish("s")
+    await c.send_tags([flv.FlvTag(t.tag_type, t.timestamp + offset_ms, t.body) for t in AV])
+    await asyncio.sleep(0.2)
+    await c.close()
+
+
+async def wait_playlist(path: Path, seconds: float, timeout_s: float = 5) -> m3u8.MediaPlaylist:
+    """The playlist once its segments hold ``seconds`` of media."""
+    for _ in range(int(timeout_s / 0.05)):
+        if path.exists():
+            p = m3u8.parse(path.read_text())
+            if sum(s.duration_s for s in p.segments) >= seconds:
+                return p
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"{path} with {seconds} s")
+
+
+async def test_hls_files_playlist_and_republish(tmp_path: Path) -> None:
+    html = tmp_path / "html"
+    r = await start_app(tmp_path, vhost_body=hls_body(html))
+    try:
+        await publish(r.ports.rtmp)
+        m3u8_path = html / "live" / "s.m3u8"
+        playlist = await wait_playlist(m3u8_path, 9.5)  # the whole 10 s clip, the last segment at unpublish
+        assert [s.uri for s in playlist.segments][:2] == ["s-0.ts", "s-1.ts"]
+        assert not any(p.name.endswith(".tmp") for p in (html / "live").iterdir())  # atomic writes
+        total_video = 0
+        for s in playlist.segments:
+            d = TsDemuxer()
+            frames = d.feed((html / "live" / s.uri).read_bytes()) + d.flush()
+            video = [f for f in frames if f.stream_type == 0x1B]
+            assert d.errors == 0 and video[0].random_access
+            total_video += len(video)
+        assert total_video == sum(1 for t in AV if t.tag_type == flv.TagType.VIDEO and t.body[1] == 1)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{r.ports.http}/live/s.m3u8") as resp:
+                assert resp.status == 200
+                assert resp.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+                assert resp.headers["Cache-Control"] == "no-cache"
+                assert (await resp.text()) == m3u8_path.read_text()
+            async with http.get(f"http://127.0.0.1:{r.ports.http}/live/s-0.ts") as resp:
+                assert resp.headers["Content-Type"] == "video/MP2T"
+        # Republish: the sequence goes on after a discontinuity.
+        n = len(playlist.segments)
+        await publish(r.ports.rtmp, offset_ms=60_000)
+        again = await wait_playlist(m3u8_path, 19)
+        assert [s.sequence for s in again.segments] == list(range(len(again.segments)))
+        assert [s.sequence for s in again.segments if s.discontinuity] == [n]
+    finally:
+        await r.app.stop(graceful=False)
