@@ -25,6 +25,8 @@ from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
 from srs.output.hls import HlsOutputs
+from srs.protocol.request import Request
+from srs.remux.hls import SegmentClosed
 from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
@@ -186,7 +188,7 @@ class App:
         ctx.http_conns = HttpConnections(ctx)
         self.stats = Statistics(ctx)
         self.hooks = HttpHooks(ctx)
-        self.hls = HlsOutputs()
+        self.hls = HlsOutputs(self._on_hls_segment)
         ctx.outputs.append(self.hls.on_publish)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
         self.heartbeat = Heartbeat(ctx, self.stats)
@@ -317,6 +319,15 @@ class App:
             socks = server.sockets
             out[ep] = int(socks[0].getsockname()[1]) if socks else ep.port
         return out
+
+    def _on_hls_segment(self, cid: str, req: Request, seg: SegmentClosed) -> None:
+        """A segment is on disk: SRS's on_hls (POST) and on_hls_notify (GET) hooks."""
+        file = os.path.relpath(seg.file) if not os.path.isabs(seg.file) else seg.file
+        self.hooks.on_hls(
+            cid, req, file=file, ts_url=seg.url, m3u8=seg.m3u8, m3u8_url=seg.m3u8_url,
+            seq_no=seg.seq_no, duration_s=seg.duration_s,
+        )  # fmt: skip
+        self.hooks.on_hls_notify(cid, req, seg.url)
 
     def _schedule_tick(self) -> None:
         assert self.ctx is not None

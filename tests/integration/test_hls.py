@@ -14,6 +14,7 @@ from support.media import clip
 from support.rtmp_client import RtmpClient, flv_tags
 
 from .conftest import start_app
+from .test_hooks_receiver import Receiver
 
 AV = [t for t in flv_tags(clip("bbb.flv")) if t.tag_type != flv.TagType.SCRIPT]
 
@@ -81,3 +82,33 @@ async def test_hls_files_playlist_and_republish(tmp_path: Path) -> None:
         assert [s.sequence for s in again.segments if s.discontinuity] == [n]
     finally:
         await r.app.stop(graceful=False)
+
+
+async def test_on_hls_and_on_hls_notify_fire_per_segment(tmp_path: Path) -> None:
+    receiver = await Receiver().start()
+    html = tmp_path / "html"
+    hooks = f"""
+    http_hooks {{
+        enabled on;
+        on_hls {receiver.url("/api/on_hls")};
+        on_hls_notify {receiver.url("/cdn/[app]/[ts_url]?[param]")};
+    }}
+    """
+    r = await start_app(tmp_path, vhost_body=hls_body(html) + hooks)
+    try:
+        await publish(r.ports.rtmp)
+        playlist = await wait_playlist(html / "live" / "s.m3u8", 9.5)
+        n = len(playlist.segments)
+        calls = await receiver.wait("on_hls", n)
+        first = calls[0].json
+        assert isinstance(first, dict)
+        assert (first["app"], first["stream"], first["seq_no"]) == ("live", "s", 0)
+        assert first["url"] == "live/s-0.ts" and first["m3u8_url"] == "live/s.m3u8"  # as SRS reports it
+        assert first["file"].endswith("live/s-0.ts") and first["m3u8"].endswith("live/s.m3u8")
+        assert abs(first["duration"] - playlist.segments[0].duration_s) < 0.002
+        assert [c.json["seq_no"] for c in calls] == list(range(n))  # type: ignore[index]
+        gets = [c for c in receiver.calls if c.method == "GET"]
+        assert [c.path for c in gets][:2] == ["/cdn/live/s-0.ts", "/cdn/live/s-1.ts"]
+    finally:
+        await r.app.stop(graceful=False)
+        await receiver.stop()

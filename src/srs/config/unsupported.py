@@ -64,8 +64,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("vhost.http_static"),
     Unsupported("vhost.hls.hls_keys", "on"),
     Unsupported("vhost.hls.hls_use_fmp4", "on"),
-    Unsupported("vhost.http_hooks.on_hls", "present"),
-    Unsupported("vhost.http_hooks.on_hls_notify", "present"),
     Unsupported("vhost.hds"),
     Unsupported("vhost.dash"),
     Unsupported("vhost.dvr"),

@@ -11,24 +11,31 @@ stream goes on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from srs.config import VhostConfig
 from srs.media.message import MediaMessage
 from srs.media.source import Source
 from srs.protocol.request import Request
-from srs.remux.hls import Action, HlsSegmenter, WriteFile
+from srs.remux.hls import Action, HlsSegmenter, SegmentClosed, WriteFile
+
+# (publisher's client id, request, segment facts): the app calls the on_hls hooks with it.
+OnSegment = Callable[[str, Request, SegmentClosed], None]
 
 log = logging.getLogger("srs")
 
 
 def perform(action: Action) -> None:
     """Run one file action (on the worker thread)."""
+    if isinstance(action, SegmentClosed):
+        return
     if isinstance(action, WriteFile):
         d = os.path.dirname(action.path)
         if d:
@@ -60,9 +67,11 @@ class _HlsWire:
 class HlsSink:
     """The Source's consumer for one stream's HLS (a :class:`~srs.media.consumer.Sink`)."""
 
-    def __init__(self, hls: HlsOutputs, url: str, segmenter: HlsSegmenter) -> None:
+    def __init__(self, hls: HlsOutputs, url: str, segmenter: HlsSegmenter, cid: str, req: Request) -> None:
         self.hls = hls
         self.url = url
+        self.cid = cid
+        self.req = req
         self.segmenter = segmenter
         self.wire = _HlsWire(self)
 
@@ -70,7 +79,7 @@ class HlsSink:
         return self.wire
 
     def on_message(self, msg: MediaMessage) -> None:
-        self.hls.submit(self.segmenter.on_message(msg, int(time.time() * 1000)))
+        self.hls.submit(self.segmenter.on_message(msg, int(time.time() * 1000)), self)
 
     def write(self, bufs: list[bytes], nbytes: int) -> bool:
         return True
@@ -79,7 +88,7 @@ class HlsSink:
         return True
 
     def on_unpublish(self) -> None:
-        self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)))
+        self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)), self)
         self.hls.stopped(self.url)
 
     def on_limit_reached(self) -> None:
@@ -89,7 +98,8 @@ class HlsSink:
 class HlsOutputs:
     """Every stream's HLS; the app registers :meth:`on_publish` with the context."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_segment: OnSegment | None = None) -> None:
+        self.on_segment = on_segment
         self._segmenters: dict[str, HlsSegmenter] = {}
         self._consumers: dict[str, object] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srs-hls")
@@ -104,7 +114,8 @@ class HlsOutputs:
         if seg is None or seg.cfg != cfg:
             seg = self._segmenters[url] = HlsSegmenter(cfg, vhost=vhost.name, app=req.app, stream=req.stream)
         self.stopped(url)
-        self._consumers[url] = source.create_consumer(HlsSink(self, url, seg))
+        cid = str(getattr(source.publisher, "cid", ""))
+        self._consumers[url] = source.create_consumer(HlsSink(self, url, seg, cid, req))
         log.info("HLS: %s -> %s", url, seg.m3u8_path)
 
     def stopped(self, url: str) -> None:
@@ -112,21 +123,30 @@ class HlsOutputs:
         if c is not None:
             c.close()  # type: ignore[attr-defined]
 
-    def submit(self, actions: list[Action]) -> None:
+    def submit(self, actions: list[Action], sink: HlsSink) -> None:
         for a in actions:
             self._last = self._pool.submit(self._safely, a)
+            if isinstance(a, SegmentClosed) and self.on_segment is not None:
+                # Once the files are written (the worker runs in order), back on the event loop.
+                done = asyncio.wrap_future(self._last)
+                done.add_done_callback(functools.partial(self._segment, sink, a))
+
+    def _segment(self, sink: HlsSink, event: SegmentClosed, _done: object = None) -> None:
+        assert self.on_segment is not None
+        try:
+            self.on_segment(sink.cid, sink.req, event)
+        except Exception:
+            log.exception("HLS: on_hls for %s failed", sink.url)
 
     @staticmethod
     def _safely(action: Action) -> None:
+        if isinstance(action, SegmentClosed):
+            return
         try:
             perform(action)
         except OSError as e:
-            log.warning(
-                "HLS: cannot %s %s: %s",
-                "write" if isinstance(action, WriteFile) else "remove",
-                action.path,
-                e,
-            )
+            what = "write" if isinstance(action, WriteFile) else "remove"
+            log.warning("HLS: cannot %s %s: %s", what, action.path, e)
 
     def close(self) -> None:
         """Finish the pending file actions (shutdown)."""

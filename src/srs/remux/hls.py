@@ -37,7 +37,20 @@ class RemoveFile:
     path: str
 
 
-Action = WriteFile | RemoveFile
+@dataclass(frozen=True, slots=True)
+class SegmentClosed:
+    """A segment and the playlist naming it are written (after the actions before it): the
+    ``on_hls`` / ``on_hls_notify`` hooks' facts, named as SRS's payload names them."""
+
+    file: str  # the segment's path (hls_path joined with the expanded hls_ts_file)
+    url: str  # its URI in the playlist
+    m3u8: str  # the playlist's path
+    m3u8_url: str  # the expanded hls_m3u8_file
+    seq_no: int
+    duration_s: float
+
+
+Action = WriteFile | RemoveFile | SegmentClosed
 
 
 @dataclass(slots=True)
@@ -189,4 +202,6 @@ class HlsSegmenter:
                 out.append(RemoveFile(old))
         playlist = m3u8.MediaPlaylist([e for e, _ in self._window])
         out.append(WriteFile(self.m3u8_path, playlist.render().encode()))
+        m3u8_url = self._expand(self.cfg.m3u8_file)
+        out.append(SegmentClosed(path, uri, self.m3u8_path, m3u8_url, cur.seq, entry.duration_s))
         return out

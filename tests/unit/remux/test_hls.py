@@ -8,7 +8,7 @@ from srs.config.schema_vhost import HlsConfig
 from srs.format import m3u8
 from srs.format.ts import TsDemuxer
 from srs.media.message import MediaMessage
-from srs.remux.hls import HlsSegmenter, RemoveFile, WriteFile, expand
+from srs.remux.hls import Action, HlsSegmenter, RemoveFile, SegmentClosed, WriteFile, expand
 from srs.remux.rtmp import media_from_rtmp
 from support.media import clip
 from support.rtmp_client import flv_tags
@@ -19,8 +19,8 @@ MSGS = [
 CFG = HlsConfig(enabled=True, fragment_s=2.0, window_s=6.0, path="/hls")
 
 
-def run(seg: HlsSegmenter, msgs: list[MediaMessage], offset_ms: int = 0) -> list[WriteFile | RemoveFile]:
-    out: list[WriteFile | RemoveFile] = []
+def run(seg: HlsSegmenter, msgs: list[MediaMessage], offset_ms: int = 0) -> list[Action]:
+    out: list[Action] = []
     for m in msgs:
         out += seg.on_message(m.with_timestamp(m.timestamp + offset_ms), 1_700_000_000_000)
     return out
@@ -41,6 +41,13 @@ def test_segments_start_at_keyframes_after_the_fragment() -> None:
     assert writes[-1].path == "/hls/live/s.m3u8"
     assert all(1.9 <= s.duration_s <= 6 for s in playlist.segments[:-1])
     assert sum(s.duration_s for s in playlist.segments) <= 6.0 + 4  # the window (plus the newest)
+    closed = [a for a in actions if isinstance(a, SegmentClosed)]
+    assert [c.seq_no for c in closed] == list(range(len(ts_files)))  # one on_hls per segment
+    assert (closed[0].url, closed[0].m3u8_url, closed[0].file) == (
+        "s-0.ts",
+        "live/s.m3u8",
+        "/hls/live/s-0.ts",
+    )
     removed = [a.path for a in actions if isinstance(a, RemoveFile)]
     assert removed and removed[0] == "/hls/live/s-0.ts"  # hls_cleanup: old segments leave
     assert (
