@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from srs.config.schema_vhost import HlsConfig
 from srs.format import m3u8
 from srs.media.message import AUDIO, VIDEO, MediaMessage
-from srs.remux.ts import TsRemuxer, stream_types
+from srs.remux.ts import TsRemuxer, settle_stream_types
 
 MIN_SEGMENT_MS = 200  # SRS: 2 * SRS_HLS_SEGMENT_MIN_DURATION
 
@@ -123,16 +123,22 @@ class HlsSegmenter:
         if msg.kind != VIDEO and msg.kind != AUDIO:
             return []
         if self._remuxer is None:
-            if msg.sequence_header:
-                self._held.append(msg)
+            self._held.append(msg)
+            types = settle_stream_types(self._held)
+            if types is None:
                 return []
-            video, audio = stream_types([*self._held, msg])
-            if video is None and audio is None:
+            held, self._held = self._held, []
+            if types == (None, None):
                 return []
-            self._remuxer = TsRemuxer(video, audio)
-            for held in self._held:
-                self._remuxer.encode(held)
-            self._held.clear()
+            self._remuxer = TsRemuxer(*types)
+            out: list[Action] = []
+            for m in held:
+                out += self._on_av(m, now_ms)
+            return out
+        return self._on_av(msg, now_ms)
+
+    def _on_av(self, msg: MediaMessage, now_ms: int) -> list[Action]:
+        assert self._remuxer is not None
         out: list[Action] = []
         if msg.sequence_header:
             self._remuxer.encode(msg)

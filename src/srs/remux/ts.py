@@ -41,6 +41,25 @@ def stream_types(msgs: Sequence[MediaMessage]) -> tuple[int | None, int | None]:
     return video, audio
 
 
+WAIT_FOR_BOTH_MS = 1000  # how much media a TS output waits for the other kind to show up
+
+
+def settle_stream_types(msgs: Sequence[MediaMessage]) -> tuple[int | None, int | None] | None:
+    """The PMT's stream types once they are known, else None (wait for more messages).
+
+    A PMT is written once per output (and per segment), so it must not miss a kind that comes a
+    little later: MP3 has no sequence header, and audio may start after the first video frames.
+    Known = a coded frame of both kinds, or ``WAIT_FOR_BOTH_MS`` of media with one kind only.
+    """
+    frames = [m for m in msgs if m.is_av and not m.sequence_header]
+    if not frames:
+        return None
+    kinds = {m.kind for m in frames}
+    if len(kinds) < 2 and frames[-1].timestamp - frames[0].timestamp < WAIT_FOR_BOTH_MS:
+        return None
+    return stream_types(msgs)
+
+
 class TsRemuxer:
     """One output's TS state: codec configs and the muxer (continuity counters)."""
 

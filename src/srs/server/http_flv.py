@@ -27,7 +27,7 @@ from srs.media.message import AUDIO, MediaMessage, WireFormat
 from srs.protocol.request import parse_http, unsafe_name
 from srs.remux.audio import AacWire, Mp3Wire
 from srs.remux.flv import GUESS_WAIT_MS, FlvWire, guess_av
-from srs.remux.ts import TsWire, stream_types
+from srs.remux.ts import TsWire, settle_stream_types
 from srs.server.context import ServerContext
 from srs.server.forwarded import client_address
 from srs.server.mounts import MountMatch
@@ -117,7 +117,10 @@ class HttpTsSink(HttpFlvSink):
         flags = guess_av(first, has_audio=r.has_audio, has_video=r.has_video, guess=r.guess_has_av)
         if flags is None:
             return NOT_YET
-        video, audio = stream_types(first)
+        types = settle_stream_types(first)
+        if types is None:
+            return NOT_YET  # the PMT is written once: wait until both kinds are known
+        video, audio = types
         has_audio, has_video = flags
         video = video if has_video else None
         audio = audio if has_audio else None

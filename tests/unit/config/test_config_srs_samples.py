@@ -260,10 +260,15 @@ def test_legacy_samples_are_rewritten(srs_trunk: Path) -> None:
 
 def test_our_default_configs_load_without_unsupported_lines() -> None:
     root = Path(__file__).resolve().parents[3] / "conf"
-    for name in ("srs.conf", "rtmp.conf", "http.flv.live.conf"):
+    names = ("srs.conf", "rtmp.conf", "http.flv.live.conf", "hls.conf")
+    for name in (*names, "http.ts.live.conf", "http.aac.live.conf", "http.mp3.live.conf"):
         cfg = load_config(str(root / name))
         check_not_full(cfg)
         assert cfg.unsupported == () and cfg.daemon is False and cfg.srs_log_tank == "console", name
     srs = load_config(str(root / "srs.conf"))
     assert srs.http_api.enabled and srs.http_server.enabled and srs.max_connections == 1000
     assert srs.vhost("__defaultVhost__").http_remux.enabled  # type: ignore[union-attr]
+    assert srs.vhost("__defaultVhost__").hls.enabled  # type: ignore[union-attr]  # SRS's default
+    for ext in ("ts", "aac", "mp3"):
+        v = load_config(str(root / f"http.{ext}.live.conf")).vhost("__defaultVhost__")
+        assert v is not None and v.http_remux.mount == f"[vhost]/[app]/[stream].{ext}"

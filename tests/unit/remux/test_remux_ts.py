@@ -56,3 +56,19 @@ def test_frames_before_their_sequence_header_and_other_codecs_are_left_out() -> 
     vp6 = MediaMessage(VIDEO, 0, b"\x14" + bytes(10), codec=4)
     assert r.encode(vp6) == b""
     assert r.encode(MediaMessage(VIDEO, 0, b"\x17\x01")) == b""  # truncated: dropped, no error
+
+
+def test_stream_types_settle_when_both_kinds_came_or_a_second_passed() -> None:
+    from srs.remux.ts import settle_stream_types
+
+    avcc = bytes(h264.build_avc_config(sps=SPS, pps=PPS))
+    vsh = video(0, avcc, seq=True)
+    mp3 = MediaMessage(AUDIO, 30, b"\x2f\xff\xfb\x90\x64" + bytes(10), codec=2)
+    assert settle_stream_types([vsh]) is None  # nothing coded yet
+    assert settle_stream_types([vsh, video(0, to_avcc([IDR]), key=True)]) is None  # MP3 may still come
+    assert settle_stream_types([vsh, video(0, to_avcc([IDR]), key=True), mp3]) == (
+        ts.StreamType.H264,
+        ts.StreamType.MP3,
+    )
+    alone = [vsh, video(0, to_avcc([IDR]), key=True), video(1000, to_avcc([P]))]
+    assert settle_stream_types(alone) == (ts.StreamType.H264, None)  # a second of video only
