@@ -4,9 +4,11 @@ playlist is served without caching, a republish continues after a discontinuity.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from srs.format import flv, m3u8
 from srs.format.ts import TsDemuxer
@@ -112,3 +114,38 @@ async def test_on_hls_and_on_hls_notify_fire_per_segment(tmp_path: Path) -> None
     finally:
         await r.app.stop(graceful=False)
         await receiver.stop()
+
+
+async def test_unwritable_hls_path_one_error_line_and_the_stream_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="srs")
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where hls_path wants a directory")
+    r = await start_app(tmp_path, vhost_body=hls_body(blocker / "html"))
+    try:
+        player = await RtmpClient.open(r.ports.rtmp)
+        await player.play("s")
+        await publish(r.ports.rtmp)
+        await player.wait_media(len(AV) - 5, timeout_s=5)
+        assert len(player.media) >= len(AV) - 5  # RTMP players got the whole stream
+        errors = [rec for rec in caplog.records if "HLS: /live/s cannot write" in rec.getMessage()]
+        assert len(errors) == 1 and "hls_on_error continue" in errors[0].getMessage()
+        await player.close()
+    finally:
+        await r.app.stop(graceful=False)
+
+
+async def test_hls_on_error_disconnect_closes_the_publisher(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    body = hls_body(blocker / "html").replace("enabled on;", "enabled on;\n        hls_on_error disconnect;")
+    r = await start_app(tmp_path, vhost_body=body)
+    try:
+        c = await RtmpClient.open(r.ports.rtmp)
+        await c.publish("s")
+        await c.send_tags(AV[:400])  # ~6 s: the first segment is reaped (and fails) on the way
+        await asyncio.wait_for(c.closed.wait(), 5)
+        await c.close()
+    finally:
+        await r.app.stop(graceful=False)

@@ -67,11 +67,15 @@ class _HlsWire:
 class HlsSink:
     """The Source's consumer for one stream's HLS (a :class:`~srs.media.consumer.Sink`)."""
 
-    def __init__(self, hls: HlsOutputs, url: str, segmenter: HlsSegmenter, cid: str, req: Request) -> None:
+    def __init__(
+        self, hls: HlsOutputs, url: str, segmenter: HlsSegmenter, cid: str, req: Request, source: Source
+    ) -> None:
         self.hls = hls
         self.url = url
         self.cid = cid
         self.req = req
+        self.source = source
+        self.failing = False  # a file action failed and nothing succeeded since (worker thread only)
         self.segmenter = segmenter
         self.wire = _HlsWire(self)
 
@@ -104,18 +108,20 @@ class HlsOutputs:
         self._consumers: dict[str, object] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srs-hls")
         self._last: Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def on_publish(self, source: Source, vhost: VhostConfig, req: Request) -> None:
         cfg = vhost.hls
         if not cfg.enabled:
             return
         url = source.url
+        self._loop = asyncio.get_running_loop()
         seg = self._segmenters.get(url)
         if seg is None or seg.cfg != cfg:
             seg = self._segmenters[url] = HlsSegmenter(cfg, vhost=vhost.name, app=req.app, stream=req.stream)
         self.stopped(url)
         cid = str(getattr(source.publisher, "cid", ""))
-        self._consumers[url] = source.create_consumer(HlsSink(self, url, seg, cid, req))
+        self._consumers[url] = source.create_consumer(HlsSink(self, url, seg, cid, req, source))
         log.info("HLS: %s -> %s", url, seg.m3u8_path)
 
     def stopped(self, url: str) -> None:
@@ -125,7 +131,7 @@ class HlsOutputs:
 
     def submit(self, actions: list[Action], sink: HlsSink) -> None:
         for a in actions:
-            self._last = self._pool.submit(self._safely, a)
+            self._last = self._pool.submit(self._safely, a, sink)
             if isinstance(a, SegmentClosed) and self.on_segment is not None:
                 # Once the files are written (the worker runs in order), back on the event loop.
                 done = asyncio.wrap_future(self._last)
@@ -138,15 +144,34 @@ class HlsOutputs:
         except Exception:
             log.exception("HLS: on_hls for %s failed", sink.url)
 
-    @staticmethod
-    def _safely(action: Action) -> None:
+    def _safely(self, action: Action, sink: HlsSink) -> None:
+        """On the worker: one error line per stream until a write succeeds again; then
+        ``hls_on_error`` decides (continue, SRS's default, and ignore: the stream goes on;
+        disconnect: the publisher is closed)."""
         if isinstance(action, SegmentClosed):
             return
         try:
             perform(action)
         except OSError as e:
+            if sink.failing:
+                return
+            sink.failing = True
             what = "write" if isinstance(action, WriteFile) else "remove"
-            log.warning("HLS: cannot %s %s: %s", what, action.path, e)
+            policy = sink.segmenter.cfg.on_error
+            log.error("HLS: %s cannot %s %s: %s (hls_on_error %s)", sink.url, what, action.path, e, policy)
+            if policy == "disconnect" and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._disconnect, sink)
+            return
+        if sink.failing and isinstance(action, WriteFile):
+            sink.failing = False
+            log.info("HLS: %s writes again (%s)", sink.url, action.path)
+
+    @staticmethod
+    def _disconnect(sink: HlsSink) -> None:
+        publisher = sink.source.publisher
+        close = getattr(publisher, "close", None)
+        if callable(close):
+            close("hls error (hls_on_error disconnect)")
 
     def close(self) -> None:
         """Finish the pending file actions (shutdown)."""
