@@ -149,3 +149,25 @@ async def test_hls_on_error_disconnect_closes_the_publisher(tmp_path: Path) -> N
         await c.close()
     finally:
         await r.app.stop(graceful=False)
+
+
+async def test_hls_dispose_removes_the_files_of_a_stream_gone_quiet(tmp_path: Path) -> None:
+    html = tmp_path / "html"
+    body = hls_body(html).replace("enabled on;", "enabled on;\n        hls_dispose 1;")
+    r = await start_app(tmp_path, vhost_body=body)
+    try:
+        await publish(r.ports.rtmp)
+        playlist = await wait_playlist(html / "live" / "s.m3u8", 9.5)
+        assert (html / "live" / playlist.segments[0].uri).exists()
+        for _ in range(60):
+            if not (html / "live" / "s.m3u8").exists():
+                break
+            await asyncio.sleep(0.05)
+        assert not (html / "live" / "s.m3u8").exists()
+        assert not list((html / "live").glob("*.ts"))
+        # A new publish after the dispose starts again at sequence 0.
+        await publish(r.ports.rtmp)
+        again = await wait_playlist(html / "live" / "s.m3u8", 9.5)
+        assert again.segments[0].sequence == 0 and not again.segments[0].discontinuity
+    finally:
+        await r.app.stop(graceful=False)

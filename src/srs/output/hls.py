@@ -94,6 +94,7 @@ class HlsSink:
     def on_unpublish(self) -> None:
         self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)), self)
         self.hls.stopped(self.url)
+        self.hls.dispose_later(self)
 
     def on_limit_reached(self) -> None:
         """Never limited."""
@@ -109,6 +110,7 @@ class HlsOutputs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srs-hls")
         self._last: Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._disposals: dict[str, asyncio.TimerHandle] = {}
 
     def on_publish(self, source: Source, vhost: VhostConfig, req: Request) -> None:
         cfg = vhost.hls
@@ -116,6 +118,9 @@ class HlsOutputs:
             return
         url = source.url
         self._loop = asyncio.get_running_loop()
+        pending = self._disposals.pop(url, None)
+        if pending is not None:
+            pending.cancel()  # republished in time: the files stay and the sequence goes on
         seg = self._segmenters.get(url)
         if seg is None or seg.cfg != cfg:
             seg = self._segmenters[url] = HlsSegmenter(cfg, vhost=vhost.name, app=req.app, stream=req.stream)
@@ -123,6 +128,24 @@ class HlsOutputs:
         cid = str(getattr(source.publisher, "cid", ""))
         self._consumers[url] = source.create_consumer(HlsSink(self, url, seg, cid, req, source))
         log.info("HLS: %s -> %s", url, seg.m3u8_path)
+
+    def dispose_later(self, sink: HlsSink) -> None:
+        """``hls_dispose``: once the stream has had no publisher for that long, its playlist and
+        segments are removed and its sequence starts again at 0 (0 = never, as SRS)."""
+        seconds = sink.segmenter.cfg.dispose_s
+        if seconds <= 0 or self._loop is None:
+            return
+        old = self._disposals.pop(sink.url, None)
+        if old is not None:
+            old.cancel()
+        self._disposals[sink.url] = self._loop.call_later(seconds, self._dispose, sink)
+
+    def _dispose(self, sink: HlsSink) -> None:
+        self._disposals.pop(sink.url, None)
+        if self._segmenters.get(sink.url) is sink.segmenter:
+            del self._segmenters[sink.url]
+        log.info("HLS: %s disposed after %d s without a publisher", sink.url, sink.segmenter.cfg.dispose_s)
+        self.submit(sink.segmenter.dispose(), sink)
 
     def stopped(self, url: str) -> None:
         c = self._consumers.pop(url, None)
@@ -177,4 +200,7 @@ class HlsOutputs:
         """Finish the pending file actions (shutdown)."""
         for url in list(self._consumers):
             self.stopped(url)
+        for handle in self._disposals.values():
+            handle.cancel()
+        self._disposals.clear()
         self._pool.shutdown(wait=True)
