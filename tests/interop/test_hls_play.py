@@ -10,7 +10,7 @@ import pytest
 from support.checks import Tolerance, assert_plays_like
 from support.media import clip
 from support.server import StartServer
-from support.tools import Clients, probe, publish_file
+from support.tools import Clients, probe, publish_file, publish_raw_flv
 
 pytestmark = pytest.mark.interop
 
@@ -85,3 +85,18 @@ def test_hls_of_mp3_and_audio_only_streams(
         assert abs(got.video.frames - src.video.frames) <= 3
     else:
         assert got.video is None
+
+
+def test_hls_of_enhanced_rtmp_hevc(start_srs: StartServer, stream_name: str, clients: Clients) -> None:
+    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC, sent tag for tag) becomes HEVC in TS segments."""
+    srs = start_srs(vhost_body=HLS)
+    for _ in range(2):  # the second publish brings the packets after the first one's last
+        pub = clients.add(publish_raw_flv(srs.rtmp_url(stream_name), clip("hevc.flv")))
+        _, err = pub.communicate(timeout=45)
+        assert pub.returncode == 0, f"publisher failed: {err.decode(errors='replace')}"
+    url = f"http://127.0.0.1:{srs.ports.http}/live/{stream_name}.m3u8"
+    got = probe(url, extra=["-live_start_index", "0"], packets=250 + 432, timeout_s=60)
+    assert got.video is not None and got.audio is not None
+    assert (got.video.codec_name, got.video.width, got.video.height) == ("hevc", 640, 360)
+    assert got.audio.codec_name == "aac"
+    assert abs(got.video.frames - 250) <= 3 and abs(got.audio.frames - 432) <= 3
