@@ -94,3 +94,23 @@ def test_playlist_round_trip() -> None:
     assert "#EXTINF:10.040, no desc" in text and "#EXT-X-DISCONTINUITY\n#EXTINF:9.500" in text
     back = m3u8.parse(text)
     assert back.segments == p.segments and back.target_duration == 11
+
+
+def test_an_independent_parser_reads_our_playlists() -> None:
+    """The PyPI ``m3u8`` library (not ours) agrees on every segment, duration and tag."""
+    import m3u8 as m3u8_lib  # type: ignore[import-untyped]
+
+    seg = HlsSegmenter(replace(CFG, window_s=60.0), vhost="v", app="live", stream="s")
+    run(seg, MSGS)
+    seg.on_unpublish(0)
+    actions = run(seg, MSGS, offset_ms=100_000) + seg.on_unpublish(0)
+    text = [a for a in actions if isinstance(a, WriteFile) and a.path.endswith(".m3u8")][-1].data.decode()
+    ours = m3u8.parse(text)
+    theirs = m3u8_lib.loads(text)
+    assert theirs.version == 3 and theirs.media_sequence == ours.media_sequence
+    assert theirs.target_duration == ours.target_duration
+    assert [s.uri for s in theirs.segments] == [s.uri for s in ours.segments]
+    assert [round(s.duration, 3) for s in theirs.segments] == [round(s.duration_s, 3) for s in ours.segments]
+    assert [s.discontinuity for s in theirs.segments] == [s.discontinuity for s in ours.segments]
+    assert any(s.discontinuity for s in theirs.segments)
+    assert all(s.duration <= theirs.target_duration for s in theirs.segments)  # RFC 8216 4.3.3.1
