@@ -40,6 +40,10 @@ def test_ffprobe_plays_the_hls_of_an_rtmp_publish(
     # +-3: the first N packets of the looped stream split between audio and video a little
     # differently than the file's, since ffmpeg hands a video PES on when the next one starts.
     assert_plays_like(got, src, what="ffprobe HLS", tol=Tolerance(0.0, 3))
+    # A/V sync: the first audio and video timestamps as close as in the source (within 100 ms).
+    assert got.video is not None and got.audio is not None and src.video is not None and src.audio is not None
+    skew = (got.audio.dts[0] - got.video.dts[0]) - (src.audio.dts[0] - src.video.dts[0])
+    assert abs(skew) < 0.1, skew
 
 
 @pytest.mark.parametrize(
