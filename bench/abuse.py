@@ -388,40 +388,27 @@ def closed_report(holders: list[Any], connected: int | None = None) -> dict[str,
 
 
 class GapTimes:
-    """Receive time of every A/V frame of a probe (wall clock, perf_counter)."""
+    """Mixin before a probe class: the receive time of every A/V frame (wall clock, perf_counter)."""
 
-    frame_times: list[float]
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.frame_times: list[float] = []
 
-    def note(self, t: float) -> None:
+    def on_video(self, body: bytes, t: float) -> None:
         self.frame_times.append(t)
-
-
-class RtmpViewer(RtmpProbe, GapTimes):
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.frame_times = []
-
-    def on_video(self, body: bytes, t: float) -> None:
-        self.note(t)
-        super().on_video(body, t)
+        super().on_video(body, t)  # type: ignore[misc]
 
     def on_audio(self, body: bytes, t: float) -> None:
-        self.note(t)
-        super().on_audio(body, t)
+        self.frame_times.append(t)
+        super().on_audio(body, t)  # type: ignore[misc]
 
 
-class FlvViewer(FlvProbe, GapTimes):
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self.frame_times = []
+class RtmpViewer(GapTimes, RtmpProbe):
+    pass
 
-    def on_video(self, body: bytes, t: float) -> None:
-        self.note(t)
-        super().on_video(body, t)
 
-    def on_audio(self, body: bytes, t: float) -> None:
-        self.note(t)
-        super().on_audio(body, t)
+class FlvViewer(GapTimes, FlvProbe):
+    pass
 
 
 def worst_gap(times: list[float], a: float, b: float) -> tuple[float, float, int]:

@@ -50,18 +50,32 @@ async def handshaken(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWri
 
 
 class Stream:
-    """A publisher and a player that must keep streaming while bad clients come and go."""
+    """A publisher and a player that must keep streaming while bad clients come and go.
 
-    def __init__(self, server: Running) -> None:
+    ``looped``: the clip is published in real time over and over (for attacks that last longer
+    than the 2.5 s the default, 4x speed, single pass takes)."""
+
+    def __init__(self, server: Running, *, looped: bool = False) -> None:
         self.server = server
+        self.looped = looped
 
     async def __aenter__(self) -> Stream:
         self.player = await RtmpClient.open(self.server.ports.rtmp)
         await self.player.play("good")
         self.pub = await RtmpClient.open(self.server.ports.rtmp)
         await self.pub.publish("good")
-        self.task = asyncio.get_running_loop().create_task(self.pub.send_tags(AV, realtime=True, speed=4))
+        send = self._loop() if self.looped else self.pub.send_tags(AV, realtime=True, speed=4)
+        self.task = asyncio.get_running_loop().create_task(send)
         return self
+
+    async def _loop(self) -> None:
+        span = AV[-1].timestamp + 40
+        n = 0
+        while True:
+            await self.pub.send_tags(
+                [flv.FlvTag(t.tag_type, t.timestamp + n * span, t.body) for t in AV], realtime=True
+            )
+            n += 1
 
     async def __aexit__(self, *exc: object) -> None:
         self.task.cancel()

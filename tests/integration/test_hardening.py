@@ -13,51 +13,13 @@ from pathlib import Path
 
 import psutil
 
-from srs.format import flv
 from srs.protocol.rtmp.chunk import encode_message
 from srs.protocol.rtmp.message import Command, MessageType
-from support.media import clip
-from support.rtmp_client import RtmpClient, flv_tags
+from support.rtmp_client import RtmpClient
 from support.server import Ports, SrsProcess, render_conf
 
-from .conftest import Running, start_app
-from .test_bad_input import closed_within, handshaken
-
-AV = [t for t in flv_tags(clip("bbb.flv")) if t.tag_type != flv.TagType.SCRIPT]
-
-
-class Stream:
-    """A publisher looping the clip in real time and an RTMP player: the victims of each attack."""
-
-    def __init__(self, server: Running) -> None:
-        self.server = server
-
-    async def __aenter__(self) -> Stream:
-        self.player = await RtmpClient.open(self.server.ports.rtmp)
-        await self.player.play("good")
-        self.pub = await RtmpClient.open(self.server.ports.rtmp)
-        await self.pub.publish("good")
-        self.task = asyncio.get_running_loop().create_task(self._loop())
-        return self
-
-    async def _loop(self) -> None:
-        span = AV[-1].timestamp + 40
-        n = 0
-        while True:
-            tags = [flv.FlvTag(t.tag_type, t.timestamp + n * span, t.body) for t in AV]
-            await self.pub.send_tags(tags, realtime=True)
-            n += 1
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.task.cancel()
-        await self.pub.close()
-        await self.player.close()
-
-    async def still_flowing(self) -> None:
-        n = len(self.player.media)
-        await self.player.wait_media(n + 20, timeout_s=5)
-        assert len(self.player.media) >= n + 20, "the good stream stalled"
-        assert not self.player.closed.is_set()
+from .conftest import start_app
+from .test_bad_input import AV, Stream, closed_within, handshaken
 
 
 def connect_bytes(tc_url: str, chunk_size: int = 128) -> bytes:
@@ -80,7 +42,7 @@ async def test_long_tcurl_is_refused_at_its_header(tmp_path: Path) -> None:
     r = await start_app(tmp_path)
     r.ctx.identify_timeout_s = 30.0
     try:
-        async with Stream(r) as good:
+        async with Stream(r, looped=True) as good:
 
             async def attack() -> tuple[bool, int]:
                 reader, writer = await handshaken(r.ports.rtmp)
@@ -117,7 +79,7 @@ async def test_partial_messages_before_login_are_bounded(tmp_path: Path) -> None
     r.ctx.identify_timeout_s = 30.0  # the limit closes them, not the identify timeout
     proc = psutil.Process()
     try:
-        async with Stream(r) as good:
+        async with Stream(r, looped=True) as good:
             before = proc.memory_info().rss
 
             async def attack() -> bool:
@@ -196,7 +158,7 @@ async def test_idle_and_slowloris_http_connections_are_closed(tmp_path: Path) ->
     keep-alive connection goes too. An HTTP-FLV player that is being served stays."""
     r = await start_app(tmp_path)
     try:
-        async with Stream(r) as good:
+        async with Stream(r, looped=True) as good:
             t0 = time.monotonic()
             slow = [
                 await http_raw(r.ports.http, b"GET /live/good.flv HTTP/1.1\r\nHost: x\r\n") for _ in range(20)

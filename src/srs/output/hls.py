@@ -18,9 +18,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from srs.config import VhostConfig
+from srs.media.consumer import Consumer
 from srs.media.message import MediaMessage
 from srs.media.source import Source
 from srs.protocol.request import Request
@@ -106,9 +107,8 @@ class HlsOutputs:
     def __init__(self, on_segment: OnSegment | None = None) -> None:
         self.on_segment = on_segment
         self._segmenters: dict[str, HlsSegmenter] = {}
-        self._consumers: dict[str, object] = {}
+        self._consumers: dict[str, Consumer] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="srs-hls")
-        self._last: Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._disposals: dict[str, asyncio.TimerHandle] = {}
 
@@ -150,14 +150,14 @@ class HlsOutputs:
     def stopped(self, url: str) -> None:
         c = self._consumers.pop(url, None)
         if c is not None:
-            c.close()  # type: ignore[attr-defined]
+            c.close()
 
     def submit(self, actions: list[Action], sink: HlsSink) -> None:
         for a in actions:
-            self._last = self._pool.submit(self._safely, a, sink)
+            written = self._pool.submit(self._safely, a, sink)
             if isinstance(a, SegmentClosed) and self.on_segment is not None:
                 # Once the files are written (the worker runs in order), back on the event loop.
-                done = asyncio.wrap_future(self._last)
+                done = asyncio.wrap_future(written)
                 done.add_done_callback(functools.partial(self._segment, sink, a))
 
     def _segment(self, sink: HlsSink, event: SegmentClosed, _done: object = None) -> None:

@@ -114,8 +114,7 @@ class StormFilter(logging.Filter):
         self._emit = emit
         self.window_s = window_s
         self.level = level
-        # key -> [window start, repeats left out, the last repeat]
-        self._windows: dict[tuple[str, object], list[object]] = {}
+        self._windows: dict[tuple[str, object], _Window] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < self.level or getattr(record, "srs_summary", False):
@@ -123,32 +122,43 @@ class StormFilter(logging.Filter):
         key = (record.name, record.msg)
         now = record.created
         w = self._windows.get(key)
-        if w is not None and now - float(w[0]) < self.window_s:  # type: ignore[arg-type]
-            w[1] = int(w[1]) + 1  # type: ignore[call-overload]
-            w[2] = record
+        if w is not None and now - w.start < self.window_s:
+            w.left_out += 1
+            w.last = record
             return False
         if w is not None:
             self._summarise(w)
-        self._windows[key] = [now, 0, None]
+        self._windows[key] = _Window(now)
         return True
 
     def flush(self, now: float) -> None:
         """Write the summaries of windows over at ``now`` (``time.time()``); forget them."""
         for key, w in list(self._windows.items()):
-            if now - float(w[0]) >= self.window_s:  # type: ignore[arg-type]
+            if now - w.start >= self.window_s:
                 del self._windows[key]
                 self._summarise(w)
 
-    def _summarise(self, w: list[object]) -> None:
-        count, last = int(w[1]), w[2]  # type: ignore[call-overload]
-        if not count or not isinstance(last, logging.LogRecord):
+    def _summarise(self, w: _Window) -> None:
+        last = w.last
+        if not w.left_out or last is None:
             return
         rec = logging.makeLogRecord(last.__dict__)
-        rec.msg = f"{count} more like this in the last {self.window_s:g}s, the last: %s"
+        rec.msg = f"{w.left_out} more like this in the last {self.window_s:g}s, the last: %s"
         rec.args = (last.getMessage(),)
         rec.exc_info = rec.exc_text = None
         rec.srs_summary = True
         self._emit(rec)
+
+
+class _Window:
+    """One (logger, format string)'s current second: when it started, what it left out."""
+
+    __slots__ = ("last", "left_out", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.left_out = 0
+        self.last: logging.LogRecord | None = None
 
 
 _storm: StormFilter | None = None
