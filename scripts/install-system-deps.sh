@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian tools the tests drive when they are missing: ffmpeg/ffprobe (interop), the
-# openssl CLI (self-signed certificates made at test time) and curl (HTTPS API interop test).
+# openssl CLI (self-signed certificates made at test time), curl (HTTPS API interop test) and
+# GStreamer (HLS / HTTP-TS played by a second client family).
 # Needs root (CI runs as root); otherwise prints what to install and fails.
 set -euo pipefail
 need=()
@@ -8,6 +9,17 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# GStreamer (the second client family of the HLS / HTTP-TS interop tests): tools, souphttpsrc
+# (good), hlsdemux/tsdemux (bad), avdec_h264/avdec_aac (libav).
+command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)
+if command -v gst-inspect-1.0 >/dev/null 2>&1; then
+  gst-inspect-1.0 --exists decodebin || need+=(gstreamer1.0-plugins-base)
+  gst-inspect-1.0 --exists souphttpsrc || need+=(gstreamer1.0-plugins-good)
+  gst-inspect-1.0 --exists hlsdemux || need+=(gstreamer1.0-plugins-bad)
+  gst-inspect-1.0 --exists avdec_h264 || need+=(gstreamer1.0-libav)
+else
+  need+=(gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+fi
 if [ ${#need[@]} -eq 0 ]; then exit 0; fi
 mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 if [ "$(id -u)" -ne 0 ]; then
