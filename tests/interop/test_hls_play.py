@@ -1,8 +1,10 @@
-"""HLS (TS segments) written while ffmpeg publishes over RTMP, read by ffprobe over HTTP."""
+"""HLS (TS or fMP4 segments, clear or AES-128) written while ffmpeg publishes over RTMP, read by
+ffprobe over HTTP (it fetches the keys and decrypts)."""
 
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from support.checks import Tolerance, assert_plays_like
 from support.media import clip
 from support.server import StartServer
-from support.tools import Clients, probe, publish_file, publish_raw_flv
+from support.tools import Clients, ProbeResult, probe, publish_file, publish_raw_flv
 
 pytestmark = pytest.mark.interop
 
@@ -21,13 +23,41 @@ HLS = """
         hls_window      60;
     }
 """
+MODES = {
+    "ts": HLS,
+    "fmp4": HLS.replace("hls_window      60;", "hls_window 60; hls_use_fmp4 on;"),
+    "ts+keys": HLS.replace("hls_window      60;", "hls_window 60; hls_keys on; hls_fragments_per_key 2;"),
+    "fmp4+keys": HLS.replace("hls_window      60;", "hls_window 60; hls_use_fmp4 on; hls_keys on;"),
+}
 
 
-@pytest.mark.parametrize("name", ["avatar.flv", "bbb.flv"])
+def first_loop(got: ProbeResult, src: ProbeResult) -> ProbeResult:
+    """Each stream's packets of the first of two published loops (by timestamp: an fMP4 fragment
+    holds its video before its audio, so a packet count would cut the streams unevenly)."""
+    streams = []
+    for g in got.streams:
+        s = src.video if g.codec_type == "video" else src.audio
+        assert s is not None and g.dts, g
+        end = g.dts[0] + s.duration + 0.01
+        n = sum(1 for t in g.dts if t < end)
+        streams.append(replace(g, dts=g.dts[:n], key=g.key[:n], keyframes=sum(g.key[:n])))
+    return ProbeResult(got.format_name, streams)
+
+
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("avatar.flv", "ts"),
+        ("avatar.flv", "fmp4"),
+        ("avatar.flv", "fmp4+keys"),
+        ("bbb.flv", "ts"),
+        ("bbb.flv", "ts+keys"),
+    ],
+)
 def test_ffprobe_plays_the_hls_of_an_rtmp_publish(
-    name: str, start_srs: StartServer, stream_name: str, clients: Clients
+    name: str, mode: str, start_srs: StartServer, stream_name: str, clients: Clients
 ) -> None:
-    srs = start_srs(vhost_body=HLS)
+    srs = start_srs(vhost_body=MODES[mode])
     src = probe(clip(name))
     # Twice in a row, as fast as ffmpeg reads: ffprobe's packet limit only ends the read when the
     # packet after it arrives, and a live playlist without the second round would never bring it.
@@ -36,10 +66,10 @@ def test_ffprobe_plays_the_hls_of_an_rtmp_publish(
     assert pub.returncode == 0, f"publisher failed: {err.decode(errors='replace')}"
     url = f"http://127.0.0.1:{srs.ports.http}/live/{stream_name}.m3u8"
     # A live playlist (no ENDLIST): start at its first segment and stop after the clip's packets.
-    got = probe(url, extra=["-live_start_index", "0"], packets=src.packets, timeout_s=60)
-    # +-3: the first N packets of the looped stream split between audio and video a little
-    # differently than the file's, since ffmpeg hands a video PES on when the next one starts.
-    assert_plays_like(got, src, what="ffprobe HLS", tol=Tolerance(0.0, 3))
+    got = first_loop(
+        probe(url, extra=["-live_start_index", "0"], packets=src.packets * 3 // 2, timeout_s=60), src
+    )
+    assert_plays_like(got, src, what=f"ffprobe HLS {mode}", tol=Tolerance(0.0, 1))
     # A/V sync: the first audio and video timestamps as close as in the source (within 100 ms).
     assert got.video is not None and got.audio is not None and src.video is not None and src.audio is not None
     skew = (got.audio.dts[0] - got.video.dts[0]) - (src.audio.dts[0] - src.video.dts[0])
@@ -91,9 +121,12 @@ def test_hls_of_mp3_and_audio_only_streams(
         assert got.video is None
 
 
-def test_hls_of_enhanced_rtmp_hevc(start_srs: StartServer, stream_name: str, clients: Clients) -> None:
-    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC, sent tag for tag) becomes HEVC in TS segments."""
-    srs = start_srs(vhost_body=HLS)
+@pytest.mark.parametrize("mode", ["ts", "fmp4"])
+def test_hls_of_enhanced_rtmp_hevc(
+    mode: str, start_srs: StartServer, stream_name: str, clients: Clients
+) -> None:
+    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC, sent tag for tag) becomes HEVC in TS or fMP4 segments."""
+    srs = start_srs(vhost_body=MODES[mode])
     for _ in range(2):  # the second publish brings the packets after the first one's last
         pub = clients.add(publish_raw_flv(srs.rtmp_url(stream_name), clip("hevc.flv")))
         _, err = pub.communicate(timeout=45)

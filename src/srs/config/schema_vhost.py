@@ -158,6 +158,9 @@ class HlsConfig:
     key_file_path: str = _NGINX_HTML  # SRS: defaults to hls_path
     key_url: str = _NGINX_HTML  # SRS: defaults to hls_path
     dts_directly: bool = True
+    use_fmp4: bool = False  # SRS 7.0.51+: fMP4 segments instead of MPEG-TS
+    fmp4_file: str = "[app]/[stream]-[seq].m4s"
+    init_file: str = "[app]/[stream]-init.mp4"  # the init segment, beside the playlist
 
 
 @dataclass(frozen=True, slots=True)

@@ -195,6 +195,9 @@ def _hls(r: Reader, b: Directive | None) -> HlsConfig:
         key_file_path=r.s(k + "hls_key_file_path", b, "hls_key_file_path", path),
         key_url=r.s(k + "hls_key_url", b, "hls_key_url", path),
         dts_directly=r.b(k + "hls_dts_directly", b, "hls_dts_directly", True),
+        use_fmp4=r.b(k + "hls_use_fmp4", b, "hls_use_fmp4", False),
+        fmp4_file=r.s(k + "hls_fmp4_file", b, "hls_fmp4_file", "[app]/[stream]-[seq].m4s"),
+        init_file=r.s(k + "hls_init_file", b, "hls_init_file", "[app]/[stream]-init.mp4"),
     )
 
 

@@ -62,11 +62,8 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("stats", "enabled", True),
     # vhost
     Unsupported("vhost.http_static"),
-    Unsupported("vhost.hls.hls_keys", "on"),
-    Unsupported("vhost.hls.hls_use_fmp4", "on"),
     Unsupported("vhost.hds"),
     Unsupported("vhost.dash"),
-    Unsupported("vhost.dvr"),
     Unsupported("vhost.forward"),
     Unsupported("vhost.cluster", "edge"),
     Unsupported("vhost.exec"),

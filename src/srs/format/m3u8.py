@@ -2,7 +2,9 @@
 
 SRS's shape: ``#EXTM3U``, ``#EXT-X-VERSION:3``, ``#EXT-X-MEDIA-SEQUENCE``, ``#EXT-X-TARGETDURATION``
 (the longest segment, rounded up), then per segment an optional ``#EXT-X-DISCONTINUITY``,
-``#EXTINF:<seconds with 3 decimals>, no desc`` and the URI.
+``#EXTINF:<seconds with 3 decimals>, no desc`` and the URI. With fMP4 segments the playlist is
+version 7 and names the init segment with ``#EXT-X-MAP``; with ``hls_keys``, ``#EXT-X-KEY``
+(AES-128, the key's URI and IV) comes before the first segment of each key.
 """
 
 from __future__ import annotations
@@ -14,11 +16,22 @@ from srs.util.errors import ParseError
 
 
 @dataclass(frozen=True, slots=True)
+class Key:
+    uri: str
+    iv: bytes  # 16 bytes
+    method: str = "AES-128"
+
+    def render(self) -> str:
+        return f'#EXT-X-KEY:METHOD={self.method},URI="{self.uri}",IV=0x{self.iv.hex()}'
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     uri: str
     duration_s: float
     sequence: int
     discontinuity: bool = False
+    key: Key | None = None
 
 
 @dataclass(slots=True)
@@ -26,6 +39,8 @@ class MediaPlaylist:
     segments: list[Segment] = field(default_factory=list)
     target_duration: int = 0  # 0: computed from the segments
     ended: bool = False
+    map_uri: str = ""  # fMP4: the init segment (EXT-X-MAP)
+    version: int = 0  # 0: 3, or 7 with an EXT-X-MAP
 
     @property
     def media_sequence(self) -> int:
@@ -35,13 +50,19 @@ class MediaPlaylist:
         target = self.target_duration or max((math.ceil(s.duration_s) for s in self.segments), default=1)
         lines = [
             "#EXTM3U",
-            "#EXT-X-VERSION:3",
+            f"#EXT-X-VERSION:{self.version or (7 if self.map_uri else 3)}",
             f"#EXT-X-MEDIA-SEQUENCE:{self.media_sequence}",
             f"#EXT-X-TARGETDURATION:{target}",
         ]
+        if self.map_uri:
+            lines.append(f'#EXT-X-MAP:URI="{self.map_uri}"')  # before any key: the init is clear
+        key: Key | None = None
         for s in self.segments:
             if s.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
+            if s.key != key:
+                lines.append(s.key.render() if s.key else "#EXT-X-KEY:METHOD=NONE")
+                key = s.key
             lines.append(f"#EXTINF:{s.duration_s:.3f}, no desc")
             lines.append(s.uri)
         if self.ended:
@@ -59,9 +80,19 @@ def parse(text: str) -> MediaPlaylist:
     out = MediaPlaylist()
     duration: float | None = None
     disc = False
+    key: Key | None = None
     try:
         for ln in lines[1:]:
-            if ln.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            if ln.startswith("#EXT-X-VERSION:"):
+                out.version = int(ln.split(":", 1)[1])
+            elif ln.startswith("#EXT-X-MAP:"):
+                out.map_uri = _attrs(ln)["URI"]
+            elif ln.startswith("#EXT-X-KEY:"):
+                a = _attrs(ln)
+                key = (
+                    None if a["METHOD"] == "NONE" else Key(a["URI"], bytes.fromhex(a["IV"][2:]), a["METHOD"])
+                )
+            elif ln.startswith("#EXT-X-MEDIA-SEQUENCE:"):
                 seq = int(ln.split(":", 1)[1])
             elif ln.startswith("#EXT-X-TARGETDURATION:"):
                 target = int(ln.split(":", 1)[1])
@@ -74,9 +105,28 @@ def parse(text: str) -> MediaPlaylist:
             elif not ln.startswith("#"):
                 if duration is None:
                     raise ParseError(f"m3u8: {ln!r} without #EXTINF")
-                out.segments.append(Segment(ln, duration, seq + len(out.segments), disc))
+                out.segments.append(Segment(ln, duration, seq + len(out.segments), disc, key))
                 duration, disc = None, False
-    except ValueError as e:
-        raise ParseError(f"m3u8: {e}") from None
+    except (ValueError, KeyError) as e:
+        raise ParseError(f"m3u8: {e!r} in a tag") from None
     out.target_duration = target
+    return out
+
+
+def _attrs(line: str) -> dict[str, str]:
+    """A tag's attribute list (``KEY=value,KEY="quoted, value"``)."""
+    out: dict[str, str] = {}
+    rest = line.split(":", 1)[1]
+    while rest:
+        name, eq, rest = rest.partition("=")
+        if not eq:
+            raise ValueError(f"attribute {name!r} without a value")
+        if rest.startswith('"'):
+            value, quote, rest = rest[1:].partition('"')
+            if not quote:
+                raise ValueError("unterminated quoted string")
+            rest = rest.removeprefix(",")
+        else:
+            value, _, rest = rest.partition(",")
+        out[name.strip()] = value
     return out

@@ -106,25 +106,27 @@ class Fmp4Remuxer:
 
     # ------------------------------------------------------------------ input
 
-    def add(self, msg: MediaMessage) -> None:
-        """Take one message (sequence headers configure, frames queue; others are ignored)."""
+    def add(self, msg: MediaMessage) -> bool:
+        """Take one message (sequence headers configure, frames queue; others are ignored).
+        True when a sample was queued."""
         try:
             if msg.kind == VIDEO and self._video is not None:
-                self._add_video(self._video, msg)
-            elif msg.kind == AUDIO and self._audio is not None:
-                self._add_audio(self._audio, msg)
+                return self._add_video(self._video, msg)
+            if msg.kind == AUDIO and self._audio is not None:
+                return self._add_audio(self._audio, msg)
         except (SrsError, ValueError, IndexError):
-            return  # a frame that does not parse is left out
+            pass  # a frame that does not parse is left out
+        return False
 
     def _configure(self, s: _TrackState, track: mp4.Track, codec: int) -> None:
         if s.track is not None and s.track != track and self._init_built:
             self.config_changed = True
         s.track, s.codec = track, codec
 
-    def _add_video(self, s: _TrackState, msg: MediaMessage) -> None:
+    def _add_video(self, s: _TrackState, msg: MediaMessage) -> bool:
         info = parse_video(msg.payload)
         if info.codec not in (VideoCodec.AVC, VideoCodec.HEVC):
-            return
+            return False
         data = msg.payload[info.data_offset :]
         if info.is_sequence_header:
             if info.codec == VideoCodec.AVC:
@@ -137,12 +139,13 @@ class Fmp4Remuxer:
                 w, h, fourcc = sps265.width, sps265.height, "hvc1"
             track = mp4.Track(s.track_id, mp4.VIDE, VIDEO_TIMESCALE, fourcc, bytes(data), w, h)
             self._configure(s, track, info.codec)
-            return
+            return False
         if s.track is None or info.codec != s.codec or info.packet_type not in (1, 3) or not data:
-            return
+            return False
         s.queue.append(_Queued(msg.timestamp, bytes(data), info.is_keyframe, info.composition_time_ms))
+        return True
 
-    def _add_audio(self, s: _TrackState, msg: MediaMessage) -> None:
+    def _add_audio(self, s: _TrackState, msg: MediaMessage) -> bool:
         info = parse_audio(msg.payload)
         data = msg.payload[info.data_offset :]
         if info.codec == AudioCodec.AAC:
@@ -160,10 +163,10 @@ class Fmp4Remuxer:
                 )
                 s.frame_samples = 1024
                 self._configure(s, track, AudioCodec.AAC)
-                return
+                return False
         elif info.codec == AudioCodec.MP3:
             if not data:
-                return
+                return False
             if s.track is None:
                 hdr = mp3.parse_header(data)
                 channels = 1 if hdr.channel_mode == mp3.ChannelMode.MONO else 2
@@ -179,10 +182,11 @@ class Fmp4Remuxer:
                 s.frame_samples = 1152 if hdr.version == mp3.MpegVersion.V1 else 576
                 self._configure(s, track, AudioCodec.MP3)
         else:
-            return
+            return False
         if s.track is None or info.codec != s.codec or not data:
-            return
+            return False
         s.queue.append(_Queued(msg.timestamp * s.track.timescale // 1000, bytes(data), True, 0))
+        return True
 
     # ------------------------------------------------------------------ output
 

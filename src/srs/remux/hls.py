@@ -7,6 +7,11 @@ never under 0.2 s. The playlist keeps ``hls_window`` seconds of segments; older 
 with ``hls_cleanup``, their files are removed. A republish continues the sequence numbers and marks
 the next segment with ``EXT-X-DISCONTINUITY``.
 
+Segments are MPEG-TS, or fMP4 with ``hls_use_fmp4 on`` (an init segment beside the playlist, named
+by ``#EXT-X-MAP``); with ``hls_keys on`` every segment is AES-128 encrypted, a new random key every
+``hls_fragments_per_key`` segments (``srs.remux.hls_body``). ``hls_ts_floor`` numbers ``[timestamp]``
+by ``hls_fragment`` pieces of wall-clock time and nudges the segment lengths to keep up, as SRS.
+
 The caller (``srs.output.hls``) performs the actions: :class:`WriteFile` (atomically: temp name,
 then rename, so a player never reads a half-written file) and :class:`RemoveFile`.
 """
@@ -21,9 +26,11 @@ from datetime import UTC, datetime
 from srs.config.schema_vhost import HlsConfig
 from srs.format import m3u8
 from srs.media.message import AUDIO, VIDEO, MediaMessage
-from srs.remux.ts import TsRemuxer, settle_stream_types
+from srs.remux.hls_body import Body, encrypt, new_key, settle_body
 
 MIN_SEGMENT_MS = 200  # SRS: 2 * SRS_HLS_SEGMENT_MIN_DURATION
+FLOOR_REAP_PERCENT = 0.3  # SRS_HLS_FLOOR_REAP_PERCENT
+FLOOR_JUMP_PIECES = 20  # SRS_JUMP_WHEN_PIECE_DEVIATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +64,13 @@ Action = WriteFile | RemoveFile | SegmentClosed
 class _Current:
     seq: int
     data: bytearray
+    opened_ms: int  # wall clock: the file name's [timestamp] and date parts (SRS names at open)
+    floor: int | None = None  # hls_ts_floor: the piece number that replaces [timestamp]
     start_ms: int | None = None
     last_ms: int = 0
     discontinuity: bool = False
+    key: m3u8.Key | None = None
+    key_bytes: bytes = b""
 
     @property
     def duration_ms(self) -> int:
@@ -99,12 +110,19 @@ class HlsSegmenter:
         self.cfg = cfg
         self.vhost, self.app, self.stream = vhost, app, stream
         self.m3u8_path = os.path.join(cfg.path, self._expand(cfg.m3u8_file))
-        self._remuxer: TsRemuxer | None = None
+        self._body: Body | None = None
         self._held: list[MediaMessage] = []  # sequence headers before the stream types are known
         self._cur: _Current | None = None
         self._next_seq = 0
         self._discontinuity = False
         self._window: list[tuple[m3u8.Segment, str]] = []  # (entry, file path)
+        self._key: tuple[bytes, m3u8.Key] | None = None  # hls_keys: the current key and its tag
+        self._accept_floor = 0  # hls_ts_floor: the last piece number given out
+        self._deviation = 0  # hls_ts_floor: pieces ahead (+) or behind (-) the wall clock
+        m3u8_dir = posixpath.dirname(self._expand(cfg.m3u8_file))
+        self._m3u8_dir = m3u8_dir or "."
+        self.init_path = os.path.join(cfg.path, self._expand(cfg.init_file))
+        self._init_uri = self._uri(self._expand(cfg.init_file))
 
     def _expand(self, template: str, seq: int = 0, now_ms: int = 0, duration_ms: int = 0) -> str:
         return expand(
@@ -122,15 +140,17 @@ class HlsSegmenter:
     def on_message(self, msg: MediaMessage, now_ms: int) -> list[Action]:
         if msg.kind != VIDEO and msg.kind != AUDIO:
             return []
-        if self._remuxer is None:
+        if self._body is None:
             self._held.append(msg)
-            types = settle_stream_types(self._held)
-            if types is None:
+            cfg = self.cfg
+            body = settle_body(self._held, cfg.use_fmp4, cfg.acodec, cfg.vcodec)
+            if body is None:
                 return []
             held, self._held = self._held, []
-            if types == (None, None):
+            if body is False:
                 return []
-            self._remuxer = TsRemuxer(*types)
+            assert not isinstance(body, bool)
+            self._body = body
             out: list[Action] = []
             for m in held:
                 out += self._on_av(m, now_ms)
@@ -138,76 +158,123 @@ class HlsSegmenter:
         return self._on_av(msg, now_ms)
 
     def _on_av(self, msg: MediaMessage, now_ms: int) -> list[Action]:
-        assert self._remuxer is not None
+        body = self._body
+        assert body is not None
         out: list[Action] = []
         if msg.sequence_header:
-            self._remuxer.encode(msg)
+            body.add(msg)
             return out
         cur = self._cur
         if cur is not None and cur.start_ms is not None:
             duration = msg.timestamp - cur.start_ms
             cfg = self.cfg
             if duration >= MIN_SEGMENT_MS:
-                if msg.kind == VIDEO and duration >= cfg.fragment_s * cfg.td_ratio * 1000:
+                extra = FLOOR_REAP_PERCENT * self._deviation * cfg.fragment_s * 1000 if cfg.ts_floor else 0
+                if msg.kind == VIDEO and duration >= cfg.fragment_s * cfg.td_ratio * 1000 + extra:
                     if not cfg.wait_keyframe or msg.keyframe:
-                        out += self._reap(now_ms)
-                elif msg.kind == AUDIO and duration >= cfg.aof_ratio * cfg.fragment_s * 1000:
-                    out += self._reap(now_ms)
-        packets = self._remuxer.encode(msg)
-        if not packets:
+                        out += self._reap(now_ms, msg.timestamp)
+                elif msg.kind == AUDIO and duration >= cfg.aof_ratio * cfg.fragment_s * 1000 + extra:
+                    out += self._reap(now_ms, msg.timestamp)
+        data = body.add(msg)
+        if data is None:
             return out
-        cur = self._open()
+        cur = self._open(now_ms, out)
         if cur.start_ms is None:
             cur.start_ms = msg.timestamp
         cur.last_ms = max(cur.last_ms, msg.timestamp)
-        cur.data += packets
+        cur.data += data
         return out
 
     def on_unpublish(self, now_ms: int) -> list[Action]:
         """The publisher left: the current segment is written and the next one is a discontinuity."""
-        out = self._reap(now_ms)
+        out = self._reap(now_ms, None)
         self._discontinuity = True
-        self._remuxer = None  # the next publisher may bring other codecs
+        self._body = None  # the next publisher may bring other codecs
+        self._held.clear()
         return out
 
     def dispose(self) -> list[Action]:
         """``hls_dispose``: the stream is gone; remove its playlist and segments."""
         out: list[Action] = [RemoveFile(path) for _, path in self._window]
         out.append(RemoveFile(self.m3u8_path))
+        if self.cfg.use_fmp4:
+            out.append(RemoveFile(self.init_path))
         self._window.clear()
         return out
 
     # ------------------------------------------------------------------ segments
 
-    def _open(self) -> _Current:
-        if self._cur is None:
-            assert self._remuxer is not None
-            self._cur = _Current(
-                self._next_seq, bytearray(self._remuxer.tables()), discontinuity=self._discontinuity
-            )
-            self._next_seq += 1
-            self._discontinuity = False
-        return self._cur
+    def _uri(self, rel: str) -> str:
+        """A file's URI in the playlist: relative to the playlist, after ``hls_entry_prefix``."""
+        uri = posixpath.relpath(rel, self._m3u8_dir)
+        if self.cfg.entry_prefix:
+            uri = self.cfg.entry_prefix.rstrip("/") + "/" + uri
+        return uri
 
-    def _reap(self, now_ms: int) -> list[Action]:
+    def _open(self, now_ms: int, out: list[Action]) -> _Current:
+        if self._cur is not None:
+            return self._cur
+        body = self._body
+        assert body is not None
+        if body.init_needed:
+            out.append(WriteFile(self.init_path, body.init_segment()))
+        cur = self._cur = _Current(
+            self._next_seq, bytearray(body.head()), now_ms, discontinuity=self._discontinuity
+        )
+        self._next_seq += 1
+        self._discontinuity = False
+        cfg = self.cfg
+        if cfg.ts_floor:
+            current = int(now_ms // (cfg.fragment_s * 1000))
+            self._accept_floor = self._accept_floor + 1 if self._accept_floor else current - 1
+            if self._accept_floor - current > FLOOR_JUMP_PIECES:
+                self._accept_floor = current - 1
+            self._deviation = self._accept_floor - current
+            cur.floor = self._accept_floor
+        if cfg.keys:
+            per_key = max(1, cfg.fragments_per_key)
+            if self._key is None or cur.seq % per_key == 0:
+                key, iv = new_key()
+                rel = self._expand(cfg.key_file, cur.seq, now_ms)
+                out.append(WriteFile(os.path.join(cfg.key_file_path, rel), key))
+                if cfg.key_url not in ("", cfg.path, cfg.key_file_path):
+                    uri = cfg.key_url + rel  # SRS: hls_key_url + the key file, as they are
+                else:
+                    uri = posixpath.relpath(rel, self._m3u8_dir)  # SRS would write hls_path + file
+                self._key = (key, m3u8.Key(uri, iv))
+            cur.key_bytes, cur.key = self._key
+        return cur
+
+    def _reap(self, now_ms: int, end_ms: int | None) -> list[Action]:
         cur = self._cur
         if cur is None or cur.start_ms is None:
             return []
+        assert self._body is not None
         self._cur = None
-        rel = self._expand(self.cfg.ts_file, cur.seq, now_ms, cur.duration_ms)
-        path = os.path.join(self.cfg.path, rel)
-        uri = posixpath.relpath(rel, posixpath.dirname(self._expand(self.cfg.m3u8_file)) or ".")
-        if self.cfg.entry_prefix:
-            uri = self.cfg.entry_prefix.rstrip("/") + "/" + uri
-        entry = m3u8.Segment(uri, cur.duration_ms / 1000, cur.seq, cur.discontinuity)
-        out: list[Action] = [WriteFile(path, bytes(cur.data))]
+        cur.data += self._body.tail(end_ms)
+        if end_ms is not None:
+            cur.last_ms = max(cur.last_ms, end_ms)  # the segment lasts until the next one starts
+        cfg = self.cfg
+        template = cfg.fmp4_file if cfg.use_fmp4 else cfg.ts_file
+        if cur.floor is not None:
+            template = template.replace("[timestamp]", str(cur.floor))
+        rel = self._expand(template, cur.seq, cur.opened_ms, cur.duration_ms)
+        path = os.path.join(cfg.path, rel)
+        uri = self._uri(rel)
+        entry = m3u8.Segment(uri, cur.duration_ms / 1000, cur.seq, cur.discontinuity, cur.key)
+        data = bytes(cur.data)
+        if cur.key is not None:
+            data = encrypt(data, cur.key_bytes, cur.key.iv)
+        out: list[Action] = [WriteFile(path, data)]
         self._window.append((entry, path))
-        while len(self._window) > 1 and sum(e.duration_s for e, _ in self._window) > self.cfg.window_s:
+        while len(self._window) > 1 and sum(e.duration_s for e, _ in self._window) > cfg.window_s:
             _, old = self._window.pop(0)
-            if self.cfg.cleanup:
+            if cfg.cleanup:
                 out.append(RemoveFile(old))
-        playlist = m3u8.MediaPlaylist([e for e, _ in self._window])
+        playlist = m3u8.MediaPlaylist(
+            [e for e, _ in self._window], map_uri=self._init_uri if cfg.use_fmp4 else ""
+        )
         out.append(WriteFile(self.m3u8_path, playlist.render().encode()))
-        m3u8_url = self._expand(self.cfg.m3u8_file)
+        m3u8_url = self._expand(cfg.m3u8_file)
         out.append(SegmentClosed(path, uri, self.m3u8_path, m3u8_url, cur.seq, entry.duration_s))
         return out

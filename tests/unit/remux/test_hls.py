@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from srs.config.schema_vhost import HlsConfig
-from srs.format import m3u8
+from srs.format import m3u8, mp4
 from srs.format.ts import TsDemuxer
 from srs.media.message import MediaMessage
 from srs.remux.hls import Action, HlsSegmenter, RemoveFile, SegmentClosed, WriteFile, expand
+from srs.remux.hls_body import decrypt
 from srs.remux.rtmp import media_from_rtmp
 from support.media import clip
 from support.rtmp_client import flv_tags
@@ -114,3 +117,109 @@ def test_an_independent_parser_reads_our_playlists() -> None:
     assert [s.discontinuity for s in theirs.segments] == [s.discontinuity for s in ours.segments]
     assert any(s.discontinuity for s in theirs.segments)
     assert all(s.duration <= theirs.target_duration for s in theirs.segments)  # RFC 8216 4.3.3.1
+
+
+def _writes(actions: list[Action], suffix: str) -> list[WriteFile]:
+    return [a for a in actions if isinstance(a, WriteFile) and a.path.endswith(suffix)]
+
+
+def test_fmp4_segments_follow_their_init_segment() -> None:
+    seg = HlsSegmenter(replace(CFG, use_fmp4=True), vhost="v", app="live", stream="s")
+    actions = run(seg, MSGS) + seg.on_unpublish(0)
+    writes = [a for a in actions if isinstance(a, WriteFile)]
+    assert writes[0].path == "/hls/live/s-init.mp4"  # before the first segment, beside the playlist
+    assert len(_writes(actions, "init.mp4")) == 1
+    tracks = mp4.read_init(writes[0].data)
+    assert [(t.codec, t.width) for t in tracks] == [("avc1", 640), ("mp4a", 0)]
+    parts = _writes(actions, ".m4s")
+    assert [p.path for p in parts[:2]] == ["/hls/live/s-0.m4s", "/hls/live/s-1.m4s"]
+    samples = [s for p in parts for s in mp4.read_fragments(p.data)]
+    video_frames = [m for m in MSGS if m.kind == 9 and not m.sequence_header and len(m.payload) > 5]
+    assert len([s for s in samples if s.track_id == 1]) == len(video_frames)
+    for p in parts:  # every segment starts with a keyframe
+        assert next(s for s in mp4.read_fragments(p.data) if s.track_id == 1).keyframe
+    playlist = m3u8.parse(_writes(actions, ".m3u8")[-1].data.decode())
+    assert (playlist.version, playlist.map_uri) == (7, "s-init.mp4")
+    # EXTINF = the media time of the segment's samples (up to the next segment's first frame).
+    last = playlist.segments[-2]
+    got = [s for s in mp4.read_fragments(parts[last.sequence].data) if s.track_id == 1]
+    assert abs(sum(s.duration for s in got) / 1000 - last.duration_s) < 0.001
+    # dispose removes the init segment too
+    assert "/hls/live/s-init.mp4" in [a.path for a in seg.dispose()]
+
+
+@pytest.mark.parametrize("fmp4", [False, True])
+def test_keys_encrypt_every_segment_and_rotate(fmp4: bool) -> None:
+    cfg = replace(CFG, keys=True, fragments_per_key=2, use_fmp4=fmp4, window_s=60.0, key_file_path="/keys", key_url="/hls")
+    seg = HlsSegmenter(cfg, vhost="v", app="live", stream="s")
+    actions = run(seg, MSGS) + seg.on_unpublish(0)
+    keys = {a.path: a.data for a in actions if isinstance(a, WriteFile) and a.path.endswith(".key")}
+    segments = _writes(actions, ".m4s" if fmp4 else ".ts")
+    assert list(keys) == [f"/keys/live/s-{n}.key" for n in range(0, len(segments), 2)]
+    assert all(len(k) == 16 for k in keys.values()) and len(set(keys.values())) == len(keys)
+    playlist = m3u8.parse(_writes(actions, ".m3u8")[-1].data.decode())
+    text = _writes(actions, ".m3u8")[-1].data.decode()
+    assert text.count("#EXT-X-KEY:METHOD=AES-128") == len(keys)
+    for entry, data in zip(playlist.segments, segments, strict=True):
+        assert entry.key is not None and entry.key.uri == f"s-{entry.sequence // 2 * 2}.key"
+        clear = decrypt(data.data, keys[f"/keys/live/{entry.key.uri}"], entry.key.iv)
+        if fmp4:
+            assert mp4.read_fragments(clear)
+        else:
+            d = TsDemuxer()
+            assert d.feed(clear) + d.flush() and d.errors == 0
+    # hls_key_url unset (the config makes it hls_path): the key's URI is relative to the playlist,
+    # where SRS writes hls_path + the file name, which no player can fetch.
+    # hls_key_url set: SRS's URI is the URL and the key file name, as they are.
+    seg = HlsSegmenter(replace(cfg, key_url="https://keys.example/"), vhost="v", app="live", stream="s")
+    text = _writes(run(seg, MSGS[:300]), ".m3u8")[-1].data.decode()
+    assert 'URI="https://keys.example/live/s-0.key"' in text
+
+
+def test_ts_floor_numbers_pieces_of_wall_clock_time() -> None:
+    cfg = replace(CFG, ts_floor=True, ts_file="[app]/[stream]-[timestamp].ts", fragment_s=2.0)
+    seg = HlsSegmenter(cfg, vhost="v", app="live", stream="s")
+    now = 1_700_000_000_000
+    names = []
+    for i, m in enumerate(MSGS):
+        for a in seg.on_message(m, now + i * 10):  # the wall clock runs slower than the media
+            if isinstance(a, WriteFile) and a.path.endswith(".ts"):
+                names.append(int(a.path.rsplit("-", 1)[1][:-3]))
+    first = now // 2000 - 1
+    assert names[:3] == [first, first + 1, first + 2]  # one by one, whatever the clock does
+
+
+@pytest.mark.parametrize(("acodec", "vcodec", "types"), [("an", "h264", {0x1B}), ("aac", "vn", {0x0F})])
+def test_acodec_an_and_vcodec_vn_leave_a_kind_out(acodec: str, vcodec: str, types: set[int]) -> None:
+    seg = HlsSegmenter(replace(CFG, acodec=acodec, vcodec=vcodec), vhost="v", app="live", stream="s")
+    actions = run(seg, MSGS) + seg.on_unpublish(0)
+    d = TsDemuxer()
+    frames = [f for w in _writes(actions, ".ts") for f in d.feed(w.data)]
+    assert {f.stream_type for f in frames} == types
+
+
+def test_key_and_map_tags_round_trip_and_the_pypi_parser_agrees() -> None:
+    import m3u8 as m3u8_lib
+
+    k1, k2 = m3u8.Key("k-0.key", bytes(range(16))), m3u8.Key("https://x/k-2.key", bytes(16))
+    p = m3u8.MediaPlaylist(
+        [
+            m3u8.Segment("a-0.m4s", 2.0, 0, key=k1),
+            m3u8.Segment("a-1.m4s", 2.0, 1, key=k1),
+            m3u8.Segment("a-2.m4s", 2.0, 2, key=k2),
+            m3u8.Segment("a-3.m4s", 2.0, 3),
+        ],
+        map_uri="a-init.mp4",
+    )
+    text = p.render()
+    back = m3u8.parse(text)
+    assert back.segments == p.segments and back.map_uri == "a-init.mp4" and back.version == 7
+    theirs = m3u8_lib.loads(text)
+    assert theirs.version == 7 and theirs.segment_map[0].uri == "a-init.mp4"
+    assert [s.key.uri if s.key else None for s in theirs.segments] == [
+        "k-0.key",
+        "k-0.key",
+        "https://x/k-2.key",
+        None,
+    ]
+    assert theirs.segments[0].key.iv == "0x" + bytes(range(16)).hex()
