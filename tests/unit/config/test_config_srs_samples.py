@@ -261,7 +261,14 @@ def test_legacy_samples_are_rewritten(srs_trunk: Path) -> None:
 def test_our_default_configs_load_without_unsupported_lines() -> None:
     root = Path(__file__).resolve().parents[3] / "conf"
     names = ("srs.conf", "rtmp.conf", "http.flv.live.conf", "hls.conf")
-    for name in (*names, "http.ts.live.conf", "http.aac.live.conf", "http.mp3.live.conf"):
+    for name in (
+        *names,
+        "http.ts.live.conf",
+        "http.aac.live.conf",
+        "http.mp3.live.conf",
+        "hls.mp4.conf",
+        "hls.aes.conf",
+    ):
         cfg = load_config(str(root / name))
         check_not_full(cfg)
         assert cfg.unsupported == () and cfg.daemon is False and cfg.srs_log_tank == "console", name
@@ -269,6 +276,10 @@ def test_our_default_configs_load_without_unsupported_lines() -> None:
     assert srs.http_api.enabled and srs.http_server.enabled and srs.max_connections == 1000
     assert srs.vhost("__defaultVhost__").http_remux.enabled  # type: ignore[union-attr]
     assert srs.vhost("__defaultVhost__").hls.enabled  # type: ignore[union-attr]  # SRS's default
+    mp4 = load_config(str(root / "hls.mp4.conf")).vhost("__defaultVhost__")
+    assert mp4 is not None and mp4.hls.use_fmp4 and mp4.hls.init_file == "[app]/[stream]-init.mp4"
+    aes = load_config(str(root / "hls.aes.conf")).vhost("__defaultVhost__")
+    assert aes is not None and aes.hls.keys and aes.hls.fragments_per_key == 5
     for ext in ("ts", "aac", "mp3"):
         v = load_config(str(root / f"http.{ext}.live.conf")).vhost("__defaultVhost__")
         assert v is not None and v.http_remux.mount == f"[vhost]/[app]/[stream].{ext}"
