@@ -28,6 +28,7 @@ from srs.output.hls import HlsOutputs
 from srs.protocol.request import Request
 from srs.remux.hls import SegmentClosed
 from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentity, new_id, now_ms
+from srs.server.hls_play import HlsPlay
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.rtmp import serve_rtmp
@@ -191,6 +192,7 @@ class App:
         self.hls = HlsOutputs(self._on_hls_segment)
         ctx.outputs.append(self.hls.on_publish)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
+        ctx.hls_play = HlsPlay(ctx)
         self.heartbeat = Heartbeat(ctx, self.stats)
         self.heartbeat.start()
         for line in self.config.unsupported:
@@ -338,6 +340,8 @@ class App:
         now = now_ms()
         self.ctx.registry.tick(now)
         self.ctx.sweep()
+        if self.ctx.hls_play is not None:
+            self.ctx.hls_play.sweep()
         srslog.flush_summaries(now / 1000)
         if now - self._last_sample_ms >= STATS_SAMPLE_MS:
             self._last_sample_ms = now
@@ -480,6 +484,8 @@ class App:
         await self._stop_http()
         ctx.pacer.close()
         self.hls.close()
+        if ctx.hls_play is not None:
+            ctx.hls_play.close()
         await self.heartbeat.stop()
         await self.hooks.close()
         for server in self.rtmp.values():

@@ -163,8 +163,11 @@ def clients(deps: ApiDeps, request: web.Request) -> Body | web.StreamResponse:
         if cs is None:
             raise ApiError(ErrorCode.RTMP_CLIENT_NOT_FOUND)
         conn = deps.ctx.connections.get(cs.id)
+        hls = deps.ctx.hls_play
+        if conn is None and hls is not None and (session := hls.sessions.get(cs.id)) is cs.client.conn:
+            conn = session  # an HLS session (server/hls_play.py): it ends itself (SRS expire())
         if conn is None:
-            # SRS: a session without a connection to expire (HLS) cannot be kicked.
+            # SRS: a session without a connection to expire cannot be kicked.
             log.error("kickoff client id=%s error: no connection", cs.id)
             raise ApiError(400)
         log.warning("kickoff client id=%s ok", cs.id)

@@ -29,6 +29,7 @@ from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 if TYPE_CHECKING:
     from srs.media.source import Source
     from srs.protocol.request import Request
+    from srs.server.hls_play import HlsPlay
     from srs.server.http_conn import HttpConnections
 
 # An output (HLS, DVR, ...) that starts for each publish: (source, vhost, request).
@@ -126,6 +127,7 @@ class ServerContext:
         self.rtmp_budget = ByteBudget(RTMP_PARTIAL_TOTAL)
         self.http_conns: HttpConnections | None = None  # the app wires it with the HTTP listeners
         self.outputs: list[OnPublish] = []  # the app wires the file outputs (HLS, ...)
+        self.hls_play: HlsPlay | None = None  # HLS sessions (hls_ctx), wired by the app
         self._last_sweep = 0.0
         self._watched: set[Watched] = set()
         # The control plane (hooks, security, stats): wired by the app, allow-all until then.

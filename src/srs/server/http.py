@@ -174,6 +174,14 @@ async def serve_static(request: web.Request) -> web.StreamResponse:
     path = _static_path(ctx.config.http_server.dir, request.path)
     if path is None:
         raise web.HTTPNotFound()
+    hls = ctx.hls_play  # HLS sessions (hls_ctx): a playlist may be answered by the session table
+    if hls is not None and request.method == "GET":
+        if path.suffix.lower() == ".m3u8":
+            served = await hls.serve_playlist(request, path)
+            if served is not None:
+                return served
+        elif "hls_ctx=" in request.query_string:
+            hls.account(request, path)
     ctype = MIME.get(path.suffix.lower(), "application/octet-stream")
     headers = {"Content-Type": ctype}
     if path.suffix.lower() in (".m3u8", ".mpd"):
