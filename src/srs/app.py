@@ -24,6 +24,7 @@ from srs.control.hooks import HttpHooks
 from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
+from srs.output.dvr import DvrOutputs
 from srs.output.hls import HlsOutputs
 from srs.protocol.request import Request
 from srs.remux.hls import SegmentClosed
@@ -191,6 +192,8 @@ class App:
         self.hooks = HttpHooks(ctx)
         self.hls = HlsOutputs(self._on_hls_segment)
         ctx.outputs.append(self.hls.on_publish)
+        self.dvr = DvrOutputs(self._on_dvr)
+        ctx.outputs.append(self.dvr.on_publish)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
         ctx.hls_play = HlsPlay(ctx)
         self.heartbeat = Heartbeat(ctx, self.stats)
@@ -331,6 +334,10 @@ class App:
         )  # fmt: skip
         self.hooks.on_hls_notify(cid, req, seg.url)
 
+    def _on_dvr(self, cid: str, req: Request, path: str) -> None:
+        """A DVR file is closed and renamed: SRS's on_dvr hook (``file`` as configured)."""
+        self.hooks.on_dvr(cid, req, path)
+
     def _schedule_tick(self) -> None:
         assert self.ctx is not None
         self._tick = self.ctx.loop.call_later(TICK_S, self._on_tick)
@@ -396,6 +403,8 @@ class App:
             if v is not None and not v.enabled:
                 self._close_vhost_clients(name, "vhost disabled")
             self.ctx.registry.update_vhost(name)
+            if v is not None and v.enabled and "dvr" in sections:
+                self.dvr.reload(v, self.ctx.registry.sources_of(name))
             changes.append(f"vhost ~{name}({','.join(sorted(sections))})")
         for line in cfg.unsupported:
             if line not in old.unsupported:
@@ -486,6 +495,7 @@ class App:
         self.hls.close()
         if ctx.hls_play is not None:
             ctx.hls_play.close()
+        self.dvr.close()
         await self.heartbeat.stop()
         await self.hooks.close()
         for server in self.rtmp.values():

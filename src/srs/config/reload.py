@@ -26,6 +26,7 @@ VHOST_SECTIONS = (
     "tcp_nodelay",
     "enabled",
     "ack",
+    "dvr",
 )
 _ACK = ("in_ack_size", "out_ack_size")
 _NOT_SETTINGS = ("name", "file", "line")  # where a vhost is written is not a change of it

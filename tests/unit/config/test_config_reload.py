@@ -58,6 +58,7 @@ def test_vhosts_added_removed() -> None:
         ("in_ack_size 1000;", "ack"),
         ("hls { enabled on; }", "other"),
         ("security { enabled on; }", "other"),
+        ("dvr { enabled on; }", "dvr"),
     ],
 )
 def test_vhost_sections(body: str, section: str) -> None:
