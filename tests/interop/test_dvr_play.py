@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from srs.format import flv
 from support.media import clip, lavfi_clip
 from support.server import SrsProcess, StartServer
-from support.tools import Clients, ProbeResult, probe, publish_file
+from support.tools import Clients, ProbeResult, probe, publish_file, publish_raw_flv
 
 pytestmark = pytest.mark.interop
 
@@ -90,8 +91,40 @@ def test_session_plan_one_file_with_the_whole_stream(
     assert_same_media(got, src)
     assert got.video is not None and src.video is not None
     assert abs(got.video.duration - src.video.duration) < 0.1
+    # A/V sync: the first audio and video timestamps as close as in the source (within 100 ms).
+    assert got.audio is not None and src.audio is not None
+    skew = (got.audio.dts[0] - got.video.dts[0]) - (src.audio.dts[0] - src.video.dts[0])
+    assert abs(skew) < 0.1, skew
     assert decodes(path) == ""
     srs.wait_log(f"dvr stream {stream_name} to file")
+
+
+@pytest.mark.parametrize("ext", ["flv", "mp4"])
+def test_enhanced_rtmp_hevc_recorded(
+    ext: str, start_srs: StartServer, stream_name: str, clients: Clients
+) -> None:
+    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC, sent tag for tag): HEVC in the FLV as sent, and
+    ``hvc1`` in the MP4."""
+    srs = start_srs(vhost_body=dvr_body(ext, "session"))
+    pub = clients.add(publish_raw_flv(srs.rtmp_url(stream_name), clip("hevc.flv")))
+    _, err = pub.communicate(timeout=60)
+    assert pub.returncode == 0, err.decode(errors="replace")
+    [path] = wait_closed(recordings(srs, stream_name, ext), stream_name, ext)
+    if ext == "flv":  # ffmpeg 5.1 cannot demux Enhanced RTMP FLV: check the tags
+        _, tags = flv.parse_file(path.read_bytes(), strict=True)
+        frames = [
+            t
+            for t in tags
+            if t.tag_type == flv.TagType.VIDEO and flv.parse_video(t.body).packet_type in (1, 3)
+        ]
+        assert len(frames) == 250 and flv.parse_video(frames[0].body).codec == flv.VideoCodec.HEVC
+        return
+    got = probe(path)
+    assert got.video is not None and got.audio is not None
+    assert (got.video.codec_name, got.video.width, got.video.height) == ("hevc", 640, 360)
+    assert got.audio.codec_name == "aac"
+    assert got.video.frames == 250 and got.audio.frames == 432
+    assert decodes(path) == ""
 
 
 @pytest.mark.parametrize("ext", ["flv", "mp4"])

@@ -304,6 +304,7 @@ class DvrPlan:
         self._audio_sh: MediaMessage | None = None
         self._tracks: tuple[bool, bool] | None = None  # MP4: known after the first file's settle
         self.files = 0
+        self._last_open_ms = 0
 
     @property
     def recording(self) -> bool:
@@ -331,7 +332,10 @@ class DvrPlan:
             return out
         if msg.kind != VIDEO and msg.kind != AUDIO:
             return out
+        new_config = False
         if msg.sequence_header:
+            old = self._video_sh if msg.kind == VIDEO else self._audio_sh
+            new_config = old is not None and old.payload != msg.payload
             if msg.kind == VIDEO:
                 self._video_sh = msg
             else:
@@ -339,7 +343,9 @@ class DvrPlan:
         f = self._file
         if f is None:
             return out
-        if self.segment and self._should_reap(f, msg):
+        # An MP4's codec configurations are in its init segment: new ones (the encoder restarted
+        # with other settings) start a new file, as a segment does. FLV carries them inline.
+        if (self.segment and self._should_reap(f, msg)) or (self.mp4 and new_config):
             self._close(out)
             self._open(out, now_ms)
             # SrsOriginHub::on_dvr_request_sh: metadata, video then audio sequence header. We
@@ -375,6 +381,10 @@ class DvrPlan:
         return True
 
     def _open(self, out: list[Action], now_ms: int) -> None:
+        # Two files in the same millisecond (a publish faster than real time reaps often) would
+        # get the same [timestamp] name and SRS refuses the second; each open takes a later ms.
+        now_ms = max(now_ms, self._last_open_ms + 1)
+        self._last_open_ms = now_ms
         path = file_path(self.cfg.path, vhost=self.vhost, app=self.app, stream=self.stream, now_ms=now_ms)
         container: Container = (
             Mp4File(self.cfg.wait_keyframe, self._tracks) if self.mp4 else FlvFile(self.cfg.wait_keyframe)

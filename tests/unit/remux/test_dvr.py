@@ -358,3 +358,25 @@ def test_mp4_audio_only_stream() -> None:
     [data] = files(record(MP4, msgs)).values()
     tracks, samples = mp4_samples(data)
     assert [t.handler for t in tracks] == [mp4.SOUN] and len(samples) == AUDIO_FRAMES
+
+
+def test_files_opened_in_the_same_millisecond_get_distinct_names() -> None:
+    cfg = replace(CFG, plan="segment", duration_s=1, wait_keyframe=False)
+    plan = DvrPlan(cfg, vhost="v", app="live", stream="s")
+    out = plan.on_publish(T0)
+    for m in BBB:
+        out += plan.on_message(m, T0)  # a publish much faster than real time: one wall-clock ms
+    opened = [a.path for a in out if isinstance(a, OpenFile)]
+    assert len(opened) >= 5 and len(set(opened)) == len(opened)
+
+
+def test_mp4_new_codec_configuration_starts_a_new_file() -> None:
+    """An encoder restarting with other settings on the same publish: the MP4 init segment
+    cannot change, so a new file starts (FLV carries the new sequence header inline)."""
+    avatar = messages("avatar.flv")
+    msgs = BBB[:200] + [m.with_timestamp(m.timestamp + 10_000) for m in avatar[:200] if m.kind != DATA]
+    out = files(record(MP4, msgs))
+    assert len(out) == 2
+    sizes = [(t.width, t.height) for data in out.values() for t in mp4.read_init(data) if t.handler == mp4.VIDE]
+    assert sizes == [(640, 360), (768, 320)]
+    assert len(files(record(CFG, msgs))) == 1
