@@ -242,3 +242,57 @@ async def test_reload_turns_dvr_on_and_off_for_a_live_stream(tmp_path: Path) -> 
         await player.close()
     finally:
         await app.stop(graceful=False)
+
+
+async def test_a_crash_leftover_of_the_same_name_is_kept(tmp_path: Path) -> None:
+    dvr = tmp_path / "dvr"
+    (dvr / "live").mkdir(parents=True)
+    (dvr / "live" / "s.flv.tmp").write_bytes(b"FLV crashed recording")
+    r = await start_app(tmp_path, vhost_body=dvr_body(f"{dvr}/[app]/[stream].flv"))
+    try:
+        await publish(r.ports.rtmp, tags=AV[:50])
+        await asyncio.sleep(0.2)
+        await drained(r)
+        [kept] = list((dvr / "live").glob("s.crashed-*.flv"))
+        assert kept.read_bytes() == b"FLV crashed recording"
+        flv.parse_file((dvr / "live" / "s.flv").read_bytes(), strict=True)  # the new recording
+    finally:
+        await r.app.stop(graceful=False)
+
+
+async def test_disk_full_mid_recording_one_error_line_and_the_stream_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="srs")
+    dvr = tmp_path / "dvr"
+    receiver = await Receiver().start()
+    hooks = f"http_hooks {{ enabled on; on_dvr {receiver.url('/dvr')}; }}"
+    r = await start_app(tmp_path, vhost_body=dvr_body(f"{dvr}/[app]/[stream].[timestamp].flv") + hooks)
+    try:
+        player = await RtmpClient.open(r.ports.rtmp)
+        await player.play("s")
+        pub = await RtmpClient.open(r.ports.rtmp)
+        await pub.publish("s")
+        await pub.send_tags([META, *AV[:100]])
+        await wait_files(dvr / "live", "s.*.flv.tmp")
+        [(sink, _)] = r.app.dvr._sinks.values()
+
+        def disk_full() -> None:  # on the worker thread, in order with the writes
+            assert sink.file is not None
+            sink.file.close()
+            sink.file = open("/dev/full", "wb")  # noqa: SIM115 - every write: ENOSPC
+
+        await asyncio.wrap_future(r.app.dvr._pool.submit(disk_full))
+        await pub.send_tags(AV[100:])
+        await player.wait_media(len(AV) - 5, timeout_s=5)  # the player got the whole stream
+        await asyncio.sleep(0.2)
+        await pub.close()
+        await drained(r)
+        errors = [rec.getMessage() for rec in caplog.records if rec.levelno == logging.ERROR]
+        assert len(errors) == 1 and "No space left on device" in errors[0], errors
+        await asyncio.sleep(0.3)
+        assert receiver.actions("on_dvr") == []  # an incomplete file is not announced
+        await player.close()
+    finally:
+        await r.app.stop(graceful=False)
+        await receiver.stop()

@@ -206,6 +206,13 @@ class DvrOutputs:
         d = os.path.dirname(action.tmp)
         if d:
             os.makedirs(d, exist_ok=True)
+        if os.path.lexists(action.tmp):
+            # A recording left by a crash under the same name (dvr_path without [timestamp]):
+            # SRS truncates it; we keep it beside, named after the time we found it.
+            stem, ext = os.path.splitext(action.path)
+            kept = f"{stem}.crashed-{_now_ms()}{ext}"
+            os.replace(action.tmp, kept)
+            log.warning("DVR: %s kept the recording a crash left in %s as %s", sink.url, action.tmp, kept)
         sink.file = open(action.tmp, "wb")  # noqa: SIM115 - closed by CloseFile
         sink.ok = True
         log.info("dvr stream %s to file %s", sink.req.stream, action.path)
