@@ -296,3 +296,16 @@ async def test_disk_full_mid_recording_one_error_line_and_the_stream_goes_on(
     finally:
         await r.app.stop(graceful=False)
         await receiver.stop()
+
+
+async def test_an_illegal_plan_records_nothing_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    dvr = tmp_path / "dvr"
+    r = await start_app(tmp_path, vhost_body=dvr_body(f"{dvr}/[app]/[stream].flv", plan="append"))
+    try:
+        await publish(r.ports.rtmp, tags=AV[:50])
+        assert not dvr.exists()
+        assert any("illegal plan=append" in rec.getMessage() for rec in caplog.records)
+    finally:
+        await r.app.stop(graceful=False)

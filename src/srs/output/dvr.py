@@ -112,6 +112,10 @@ class DvrOutputs:
         cfg = vhost.dvr
         if not cfg.enabled or not applies(cfg.apply, req.app, req.stream):
             return
+        if cfg.plan not in ("session", "segment"):
+            # SRS fails the publish ("illegal plan"); we keep the stream, unrecorded.
+            log.error("DVR: %s not recorded: illegal plan=%s, vhost=%s", source.url, cfg.plan, vhost.name)
+            return
         self._loop = asyncio.get_running_loop()
         url = source.url
         old = self._sinks.get(url)
