@@ -24,6 +24,7 @@ from srs.control.hooks import HttpHooks
 from srs.control.plane import ControlPlane
 from srs.control.security import Security
 from srs.control.stats import Statistics
+from srs.output.dash import DashOutputs
 from srs.output.dvr import DvrOutputs
 from srs.output.hls import HlsOutputs
 from srs.protocol.request import Request
@@ -192,6 +193,8 @@ class App:
         self.hooks = HttpHooks(ctx)
         self.hls = HlsOutputs(self._on_hls_segment)
         ctx.outputs.append(self.hls.on_publish)
+        self.dash = DashOutputs()
+        ctx.outputs.append(self.dash.on_publish)
         self.dvr = DvrOutputs(self._on_dvr)
         ctx.outputs.append(self.dvr.on_publish)
         ctx.policy = ControlPlane(Security(ctx), self.hooks, self.stats)
@@ -493,6 +496,7 @@ class App:
         await self._stop_http()
         ctx.pacer.close()
         self.hls.close()
+        self.dash.close()
         if ctx.hls_play is not None:
             ctx.hls_play.close()
         self.dvr.close()

@@ -63,7 +63,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     # vhost
     Unsupported("vhost.http_static"),
     Unsupported("vhost.hds"),
-    Unsupported("vhost.dash"),
     Unsupported("vhost.forward"),
     Unsupported("vhost.cluster", "edge"),
     Unsupported("vhost.exec"),

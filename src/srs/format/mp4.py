@@ -406,3 +406,23 @@ def read_fragments(data: bytes) -> list[ReadSample]:
     except (struct.error, IndexError) as e:
         raise ParseError(f"mp4: bad fragment: {e}") from None
     return out
+
+
+def codec_string(t: Track) -> str:
+    """The RFC 6381 ``codecs`` value of a track (DASH's Representation, HLS's CODECS)."""
+    c = t.config
+    if t.codec == "avc1" and len(c) >= 4:
+        return f"avc1.{c[1]:02x}{c[2]:02x}{c[3]:02x}"
+    if t.codec == "hvc1" and len(c) >= 13:
+        space = ("", "A", "B", "C")[c[1] >> 6]
+        tier = "H" if c[1] & 0x20 else "L"
+        compat = int(f"{int.from_bytes(c[2:6], 'big'):032b}"[::-1], 2)
+        constraints = bytes(c[6:12]).rstrip(b"\x00")
+        parts = [f"hvc1.{space}{c[1] & 0x1F}", f"{compat:X}", f"{tier}{c[12]}"]
+        parts += [f"{b:X}" for b in constraints]
+        return ".".join(parts)
+    if t.codec == "mp4a":
+        if t.object_type == 0x40 and c:
+            return f"mp4a.40.{c[0] >> 3}"
+        return f"mp4a.{t.object_type:X}"
+    return t.codec

@@ -71,6 +71,7 @@ class Fmp4Remuxer:
             self._audio = _TrackState(next_id)
         self.sequence = 0
         self.config_changed = False  # a sequence header changed a track after init_segment()
+        self.flushed_ms = 0  # the media time of the last flush (its longest track)
         self._init_built = False
 
     # ------------------------------------------------------------------ state
@@ -195,13 +196,17 @@ class Fmp4Remuxer:
         next fragment's first video timestamp), gives the last video frame its exact duration;
         otherwise the frame before it lends its duration. Audio's last frame lasts one frame."""
         runs: list[mp4.Run] = []
+        self.flushed_ms = 0
         for s in self._states():
             if not s.queue or s.track is None:
                 continue
             end = None
             if s is self._video and end_ms is not None:
                 end = end_ms * s.track.timescale // 1000
-            runs.append(self._run(s, end))
+            run = self._run(s, end)
+            runs.append(run)
+            total = sum(x.duration for x in run.samples) * 1000 // s.track.timescale
+            self.flushed_ms = max(self.flushed_ms, total)
         if not runs:
             return b""
         self.sequence += 1

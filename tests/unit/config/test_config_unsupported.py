@@ -25,7 +25,7 @@ def test_supported_today_reports_nothing() -> None:
 @pytest.mark.parametrize(
     ("text", "line"),
     [
-        ("vhost v {\n dash { enabled on; }\n}\n", "u.conf:3: directive 'vhost.dash' is not supported yet"),
+        ("vhost v {\n exec { enabled on; }\n}\n", "u.conf:3: directive 'vhost.exec' is not supported yet"),
         (
             "vhost v {\n enabled on;\n hds { enabled on; }\n}\n",
             "u.conf:4: directive 'vhost.hds' is not supported yet",
@@ -61,8 +61,8 @@ def test_disabled_features_are_not_reported(text: str) -> None:
 
 
 def test_env_enabled_feature_reported_once() -> None:
-    cfg = parse_text("listen 1935;\nvhost a { }\nvhost b { }\n", env={"SRS_VHOST_DASH_ENABLED": "on"})
-    assert cfg.unsupported == ("env SRS_VHOST_DASH_ENABLED: directive 'vhost.dash' is not supported yet",)
+    cfg = parse_text("listen 1935;\nvhost a { }\nvhost b { }\n", env={"SRS_VHOST_HDS_ENABLED": "on"})
+    assert cfg.unsupported == ("env SRS_VHOST_HDS_ENABLED: directive 'vhost.hds' is not supported yet",)
 
 
 def test_table_has_one_entry_per_path() -> None:
