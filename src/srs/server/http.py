@@ -24,6 +24,7 @@ from srs.config import HttpsConfig
 from srs.server.context import ServerContext
 from srs.server.http_flv import FORMATS, serve_flv
 from srs.server.mounts import match_stream
+from srs.server.vod_http import serve_vod
 
 log = logging.getLogger("srs")
 
@@ -186,6 +187,9 @@ async def serve_static(request: web.Request) -> web.StreamResponse:
     headers = {"Content-Type": ctype}
     if path.suffix.lower() in (".m3u8", ".mpd"):
         headers["Cache-Control"] = "no-cache"  # a live playlist changes every segment
+    vod = await serve_vod(request, path, headers)  # .flv?start=, .mp4?range= (SRS's VOD stream)
+    if vod is not None:
+        return vod
     return web.FileResponse(path, headers=headers)
 
 
