@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian tools the tests drive when they are missing: ffmpeg/ffprobe (interop), the
 # openssl CLI (self-signed certificates made at test time), curl (HTTPS API interop test) and
-# GStreamer (HLS / HTTP-TS played by a second client family).
+# GStreamer (HLS / HTTP-TS played by a second client family), Chromium + hls.js (HLS in a browser).
 # Needs root (CI runs as root); otherwise prints what to install and fails.
 set -euo pipefail
 need=()
@@ -20,12 +20,22 @@ if command -v gst-inspect-1.0 >/dev/null 2>&1; then
 else
   need+=(gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 fi
-if [ ${#need[@]} -eq 0 ]; then exit 0; fi
-mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
-if [ "$(id -u)" -ne 0 ]; then
-  echo "missing: ${need[*]} - run: sudo apt-get install -y ${need[*]}" >&2
-  exit 1
+# hls.js in headless Chromium (tests/support/browser.py): Debian's chromium, driven by Python
+# playwright through executable_path (never `playwright install`); hls.js from npm (below).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v npm >/dev/null 2>&1 || need+=(npm)
+if [ ${#need[@]} -gt 0 ]; then
+  mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing: ${need[*]} - run: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends ca-certificates "${need[@]}" >/dev/null
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends ca-certificates "${need[@]}" >/dev/null
+# hls.js, pinned by tests/web/package-lock.json, into tests/web/node_modules (gitignored).
+web="$(dirname "$0")/../tests/web"
+if [ ! -f "$web/node_modules/hls.js/dist/hls.js" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  (cd "$web" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
