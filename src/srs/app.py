@@ -408,6 +408,10 @@ class App:
             self.ctx.registry.update_vhost(name)
             if v is not None and v.enabled and "dvr" in sections:
                 self.dvr.reload(v, self.ctx.registry.sources_of(name))
+            if v is not None and v.enabled and "hls" in sections:
+                self.hls.reload(v, self.ctx.registry.sources_of(name))
+            if v is not None and v.enabled and "dash" in sections:
+                self.dash.reload(v, self.ctx.registry.sources_of(name))
             changes.append(f"vhost ~{name}({','.join(sorted(sections))})")
         for line in cfg.unsupported:
             if line not in old.unsupported:

@@ -27,6 +27,8 @@ VHOST_SECTIONS = (
     "enabled",
     "ack",
     "dvr",
+    "hls",
+    "dash",
 )
 _ACK = ("in_ack_size", "out_ack_size")
 _NOT_SETTINGS = ("name", "file", "line")  # where a vhost is written is not a change of it

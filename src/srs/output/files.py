@@ -6,9 +6,10 @@ loop (a slow or full disk never blocks the publisher or the players).
 Files are written atomically (a temporary name in the same directory, then ``os.replace``), so a
 player or a web server serving the directory never reads a half-written segment or playlist. A
 segmenter outlives its publisher: a republish goes on from where it was (HLS: the sequence numbers
-after an ``EXT-X-DISCONTINUITY``). A write error gives one error line per stream until a write
-succeeds again; ``on_error`` (HLS's ``hls_on_error``) decides: continue (the default) or
-disconnect the publisher.
+after an ``EXT-X-DISCONTINUITY``). A reload (:meth:`FileOutputs.reload`) starts, stops or
+re-configures the output of the streams being published, their players untouched. A write error
+gives one error line per stream until a write succeeds again; ``on_error`` (HLS's
+``hls_on_error``) decides: continue (the default) or disconnect the publisher.
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from srs.config import VhostConfig
 from srs.media.consumer import Consumer
-from srs.media.message import MediaMessage
+from srs.media.message import AUDIO, VIDEO, MediaMessage
 from srs.media.source import Source
+from srs.output.carry import carry_over, owned
 from srs.protocol.request import Request
 from srs.remux.hls import Action, SegmentClosed, WriteFile
 
@@ -92,13 +94,36 @@ class FileSink:
         self.source = source
         self.failing = False  # a file action failed and nothing succeeded since (worker thread only)
         self.segmenter = segmenter
+        self.next: Segmenter | None = None  # a reload's segmenter, taking over at the next keyframe
         self.wire = _FileWire(self)
 
     def choose_wire(self, first: Sequence[MediaMessage]) -> _FileWire:
         return self.wire
 
     def on_message(self, msg: MediaMessage) -> None:
+        # A reload's segmenter takes over at a keyframe (audio-only: at the next frame).
+        if (
+            self.next is not None
+            and not msg.sequence_header
+            and ((msg.kind == VIDEO and msg.keyframe) or (msg.kind == AUDIO and self.source.video_sh is None))
+        ):
+            self.switch(msg.timestamp)
         self.hls.submit(self.segmenter.on_message(msg, int(time.time() * 1000)), self)
+
+    def switch(self, timestamp: int | None) -> None:
+        """The reload's segmenter takes over: the old one ends its current segment (written with
+        its playlist, as on unpublish), the new one starts with the stream's sequence headers."""
+        new, self.next = self.next, None
+        assert new is not None
+        now = int(time.time() * 1000)
+        old, self.segmenter = self.segmenter, new
+        self.hls.submit(old.on_unpublish(now), self)
+        self.hls.replaced(self, old, new)
+        if timestamp is not None:
+            for sh in (self.source.audio_sh, self.source.video_sh):
+                if sh is not None:
+                    self.hls.submit(new.on_message(sh.with_timestamp(timestamp), now), self)
+        log.info("%s: %s reloaded -> %s", self.hls.name, self.url, self.hls.describe(new))
 
     def write(self, bufs: list[bytes], nbytes: int) -> bool:
         return True
@@ -107,6 +132,8 @@ class FileSink:
         return True
 
     def on_unpublish(self) -> None:
+        if self.next is not None:
+            self.switch(None)
         self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)), self)
         self.hls.stopped(self.url)
         self.hls.dispose_later(self)
@@ -129,6 +156,7 @@ class FileOutputs:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"srs-{self.name.lower()}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._disposals: dict[str, asyncio.TimerHandle] = {}
+        self._retired: dict[int, asyncio.TimerHandle] = {}  # replaced segmenters' disposals
 
     def config(self, vhost: VhostConfig) -> Any:
         """The vhost's config block of this output, or None when it is off."""
@@ -149,13 +177,65 @@ class FileOutputs:
         pending = self._disposals.pop(url, None)
         if pending is not None:
             pending.cancel()  # republished in time: the files stay and the sequence goes on
-        seg = self._segmenters.get(url)
+        old = seg = self._segmenters.get(url)
         if seg is None or seg.cfg != cfg:
             seg = self._segmenters[url] = self.make(cfg, vhost, req)
         self.stopped(url)
         cid = str(getattr(source.publisher, "cid", ""))
-        self._consumers[url] = source.create_consumer(FileSink(self, url, seg, cid, req, source))
+        sink = FileSink(self, url, seg, cid, req, source)
+        if old is not None and old is not seg:
+            self.replaced(sink, old, seg)  # the config changed while unpublished: go on from old
+        self._consumers[url] = source.create_consumer(sink)
         log.info("%s: %s -> %s", self.name, url, self.describe(seg))
+
+    def reload(self, vhost: VhostConfig, sources: Iterable[Source]) -> None:
+        """The vhost's config block changed: the streams being published start their output now
+        (from the GOP cache's keyframe, as a new player), stop it (the current segment and the
+        playlist are written, then disposed of as after an unpublish), or, for another config,
+        switch to a new segmenter at the next keyframe (SRS's ``SrsHls::do_reload`` /
+        ``on_reload_vhost_dash``: unpublish and publish again), the numbering going on (see
+        ``srs.output.carry``). SRS's HLS reload only re-configures a stream that has HLS on; here
+        turning it on works too. The stream's players are not touched."""
+        cfg = self.config(vhost)
+        for source in sources:
+            req = getattr(source.publisher, "request", None)
+            if not isinstance(req, Request):
+                continue
+            consumer = self._consumers.get(source.url)
+            sink = consumer.sink if consumer is not None else None
+            if not isinstance(sink, FileSink):
+                if cfg is not None:
+                    self.on_publish(source, vhost, req)
+                continue
+            if cfg is None:
+                log.info("%s: %s stops (reload)", self.name, source.url)
+                sink.on_unpublish()
+            elif sink.segmenter.cfg == cfg:
+                sink.next = None  # back to the running config before the switch happened
+            elif sink.next is None or sink.next.cfg != cfg:
+                sink.next = self.make(cfg, vhost, req)
+                log.info("%s: %s reloads at the next keyframe", self.name, source.url)
+
+    def replaced(self, sink: FileSink, old: Segmenter, new: Segmenter) -> None:
+        """``new`` follows ``old`` (which ended its segment) for ``sink``'s stream."""
+        if self._segmenters.get(sink.url) is old:
+            self._segmenters[sink.url] = new
+        continued, moved = carry_over(old, new)
+        if not continued:
+            log.warning("%s: %s starts its numbering again at 0", self.name, sink.url)
+        if moved:
+            return
+        seconds = old.cfg.dispose_s
+        if seconds > 0 and self._loop is not None:
+            keep = owned(new)
+            handle = self._loop.call_later(seconds, self._dispose_retired, sink, old, keep)
+            self._retired[id(old)] = handle
+
+    def _dispose_retired(self, sink: FileSink, old: Segmenter, keep: frozenset[str]) -> None:
+        self._retired.pop(id(old), None)
+        actions = [a for a in old.dispose() if getattr(a, "path", None) not in keep]
+        log.info("%s: %s disposed of the files before its reload", self.name, sink.url)
+        self.submit(actions, sink)
 
     def dispose_later(self, sink: FileSink) -> None:
         """``hls_dispose`` / ``dash_dispose``: once the stream has had no publisher for that long, its playlist and
@@ -238,11 +318,16 @@ class FileOutputs:
         if callable(close):
             close("hls error (hls_on_error disconnect)")
 
+    def pending(self) -> asyncio.Future[None]:
+        """Done once the file actions submitted so far have run (tests)."""
+        return asyncio.wrap_future(self._pool.submit(lambda: None))
+
     def close(self) -> None:
         """Finish the pending file actions (shutdown)."""
         for url in list(self._consumers):
             self.stopped(url)
-        for handle in self._disposals.values():
+        for handle in (*self._disposals.values(), *self._retired.values()):
             handle.cancel()
         self._disposals.clear()
+        self._retired.clear()
         self._pool.shutdown(wait=True)
