@@ -101,6 +101,7 @@ class PlayerState:
     now_ms: int
     low_latency_mode: bool | None
     part_target: float | None
+    can_block_reload: bool | None
     level_url: str | None
     errors: list[dict[str, Any]]
     events: list[dict[str, Any]]
@@ -127,6 +128,7 @@ class PlayerState:
             now_ms=int(d["now"]),
             low_latency_mode=d["lowLatencyMode"],
             part_target=d["partTarget"],
+            can_block_reload=d["canBlockReload"],
             level_url=d["levelUrl"],
             errors=list(d["errors"]),
             events=list(d["events"]),
