@@ -33,6 +33,7 @@ from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentit
 from srs.server.hls_play import HlsPlay
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
+from srs.server.llhls import LlStore
 from srs.server.rtmp import serve_rtmp
 from srs.util import log as srslog
 
@@ -191,7 +192,8 @@ class App:
         ctx.http_conns = HttpConnections(ctx)
         self.stats = Statistics(ctx)
         self.hooks = HttpHooks(ctx)
-        self.hls = HlsOutputs(self._on_hls_segment)
+        ctx.llhls = LlStore()
+        self.hls = HlsOutputs(self._on_hls_segment, live=ctx.llhls.apply)
         ctx.outputs.append(self.hls.on_publish)
         self.dash = DashOutputs()
         ctx.outputs.append(self.dash.on_publish)

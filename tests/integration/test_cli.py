@@ -64,11 +64,11 @@ def test_config_test_ok_and_errors(tmp_path: Path) -> None:
 
 
 def test_unsupported_directives_are_reported_not_misread(tmp_path: Path) -> None:
-    f = tmp_path / "dash.conf"
-    f.write_text("listen 1935;\nvhost __defaultVhost__ {\n    dash { enabled on; }\n}\n")
+    f = tmp_path / "hds.conf"
+    f.write_text("listen 1935;\nvhost __defaultVhost__ {\n    hds { enabled on; }\n}\n")
     r = run("-t", "-c", str(f))
     assert r.returncode == 0
-    assert "not supported yet" in r.stdout and "dash" in r.stdout
+    assert "not supported yet" in r.stdout and "hds" in r.stdout
 
 
 def test_full_conf_loads_but_is_never_run(tmp_path: Path) -> None:

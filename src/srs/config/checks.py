@@ -95,6 +95,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         | {"hls_wait_keyframe", "hls_dispose", "hls_keys", "hls_fragments_per_key", "hls_key_file"}
         | {"hls_key_file_path", "hls_key_url", "hls_dts_directly", "hls_ctx", "hls_ts_ctx"}
         | {"hls_use_fmp4", "hls_fmp4_file", "hls_init_file"}  # SRS 7.0.51+ (HLS with fMP4 segments)
+        | {"hls_ll", "hls_part"}  # ours: Low-Latency HLS
     ),
     "vhost.http_hooks": frozenset(
         {"enabled", "on_connect", "on_close", "on_publish", "on_unpublish", "on_play", "on_stop"}

@@ -161,6 +161,8 @@ class HlsConfig:
     use_fmp4: bool = False  # SRS 7.0.51+: fMP4 segments instead of MPEG-TS
     fmp4_file: str = "[app]/[stream]-[seq].m4s"
     init_file: str = "[app]/[stream]-init.mp4"  # the init segment, beside the playlist
+    ll: bool = False  # ours: Low-Latency HLS (parts, blocking reload), served from memory
+    part_s: float = 0.2  # ours: the part target duration
 
 
 @dataclass(frozen=True, slots=True)

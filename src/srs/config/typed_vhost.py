@@ -198,6 +198,8 @@ def _hls(r: Reader, b: Directive | None) -> HlsConfig:
         use_fmp4=r.b(k + "hls_use_fmp4", b, "hls_use_fmp4", False),
         fmp4_file=r.s(k + "hls_fmp4_file", b, "hls_fmp4_file", "[app]/[stream]-[seq].m4s"),
         init_file=r.s(k + "hls_init_file", b, "hls_init_file", "[app]/[stream]-init.mp4"),
+        ll=r.b(k + "hls_ll", b, "hls_ll", False),
+        part_s=r.f(k + "hls_part", b, "hls_part", 0.2),
     )
 
 

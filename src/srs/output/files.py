@@ -31,6 +31,7 @@ from srs.media.source import Source
 from srs.output.carry import carry_over, owned
 from srs.protocol.request import Request
 from srs.remux.hls import Action, SegmentClosed, WriteFile
+from srs.remux.llhls import LiveUpdate
 
 # (publisher's client id, request, segment facts): the app calls the on_hls hooks with it.
 OnSegment = Callable[[str, Request, SegmentClosed], None]
@@ -51,7 +52,7 @@ log = logging.getLogger("srs")
 
 def perform(action: Action) -> None:
     """Run one file action (on the worker thread)."""
-    if isinstance(action, SegmentClosed):
+    if isinstance(action, SegmentClosed | LiveUpdate):
         return
     if isinstance(action, WriteFile):
         d = os.path.dirname(action.path)
@@ -149,8 +150,11 @@ class FileOutputs:
     name = "files"
     on_error_directive = "on_error"  # how the error line names the policy
 
-    def __init__(self, on_segment: OnSegment | None = None) -> None:
+    def __init__(
+        self, on_segment: OnSegment | None = None, live: Callable[[LiveUpdate], None] | None = None
+    ) -> None:
         self.on_segment = on_segment
+        self.live = live  # LL-HLS: updates go to the in-memory store, on the event loop
         self._segmenters: dict[str, Segmenter] = {}
         self._consumers: dict[str, Consumer] = {}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"srs-{self.name.lower()}")
@@ -267,6 +271,10 @@ class FileOutputs:
 
     def submit(self, actions: list[Action], sink: FileSink) -> None:
         for a in actions:
+            if isinstance(a, LiveUpdate):
+                if self.live is not None:
+                    self.live(a)
+                continue
             written = self._pool.submit(self._safely, a, sink)
             if isinstance(a, SegmentClosed) and self.on_segment is not None:
                 # Once the files are written (the worker runs in order), back on the event loop.
@@ -284,7 +292,7 @@ class FileOutputs:
         """On the worker: one error line per stream until a write succeeds again; then
         ``hls_on_error`` decides (continue, SRS's default, and ignore: the stream goes on;
         disconnect: the publisher is closed)."""
-        if isinstance(action, SegmentClosed):
+        if isinstance(action, SegmentClosed | LiveUpdate):
             return
         try:
             perform(action)

@@ -89,6 +89,10 @@ class Fmp4Remuxer:
         return out
 
     @property
+    def has_video(self) -> bool:
+        return self._video is not None
+
+    @property
     def has_samples(self) -> bool:
         return any(s.queue for s in self._states())
 

@@ -27,6 +27,7 @@ from srs.config.schema_vhost import HlsConfig
 from srs.format import m3u8
 from srs.media.message import AUDIO, VIDEO, MediaMessage
 from srs.remux.hls_body import Body, encrypt, new_key, settle_body
+from srs.remux.llhls import LiveUpdate, LlParts
 
 MIN_SEGMENT_MS = 200  # SRS: 2 * SRS_HLS_SEGMENT_MIN_DURATION
 FLOOR_REAP_PERCENT = 0.3  # SRS_HLS_FLOOR_REAP_PERCENT
@@ -57,7 +58,7 @@ class SegmentClosed:
     duration_s: float
 
 
-Action = WriteFile | RemoveFile | SegmentClosed
+Action = WriteFile | RemoveFile | SegmentClosed | LiveUpdate
 
 
 @dataclass(slots=True)
@@ -123,6 +124,13 @@ class HlsSegmenter:
         self._m3u8_dir = m3u8_dir or "."
         self.init_path = os.path.join(cfg.path, self._expand(cfg.init_file))
         self._init_uri = self._uri(self._expand(cfg.init_file))
+        # Low-Latency HLS (ours); AES-128 chains a whole segment, so it has no parts.
+        self._ll = (
+            LlParts(self.m3u8_path, cfg.part_s, "m4s" if cfg.use_fmp4 else "ts")
+            if cfg.ll and not cfg.keys
+            else None
+        )
+        self._anchor_ms = 0  # wall clock minus media time at the publish's first frame (PROGRAM-DATE-TIME)
 
     def _expand(self, template: str, seq: int = 0, now_ms: int = 0, duration_ms: int = 0) -> str:
         return expand(
@@ -141,6 +149,8 @@ class HlsSegmenter:
         if msg.kind != VIDEO and msg.kind != AUDIO:
             return []
         if self._body is None:
+            if not self._held:  # the wall clock of the publish's first message, for PROGRAM-DATE-TIME
+                self._anchor_ms = now_ms - msg.timestamp
             self._held.append(msg)
             cfg = self.cfg
             body = settle_body(self._held, cfg.use_fmp4, cfg.acodec, cfg.vcodec)
@@ -175,6 +185,9 @@ class HlsSegmenter:
                         out += self._reap(now_ms, msg.timestamp)
                 elif msg.kind == AUDIO and duration >= cfg.aof_ratio * cfg.fragment_s * 1000 + extra:
                     out += self._reap(now_ms, msg.timestamp)
+        ll = self._ll
+        if ll is not None and self._cur is not None and ll.due(msg.timestamp):
+            out += self._close_part(self._cur, msg.timestamp)
         data = body.add(msg)
         if data is None:
             return out
@@ -182,12 +195,34 @@ class HlsSegmenter:
         if cur.start_ms is None:
             cur.start_ms = msg.timestamp
         cur.last_ms = max(cur.last_ms, msg.timestamp)
+        if ll is not None:
+            independent = (msg.kind == VIDEO and msg.keyframe) or not body.has_video
+            ll.frame(cur.seq, msg.timestamp, len(cur.data), independent)
         cur.data += data
         return out
+
+    def _close_part(self, cur: _Current, end_ms: int) -> list[Action]:
+        assert self._ll is not None and self._body is not None
+        cur.data += self._body.tail(end_ms)  # fMP4: the part's moof + mdat
+        part = self._ll.close_part(cur.data, end_ms)
+        if part is None:
+            return []
+        return [self._live((part,))]
+
+    def _live(self, add: tuple[tuple[str, bytes], ...] = (), drop: tuple[str, ...] = ()) -> LiveUpdate:
+        assert self._ll is not None
+        cur = self._cur
+        tail_date = self._anchor_ms + cur.start_ms if cur is not None and cur.start_ms is not None else None
+        entries = [e for e, _ in self._window]
+        map_uri = self._init_uri if self.cfg.use_fmp4 else ""
+        text, msn, parts, target = self._ll.render(entries, map_uri, self._next_seq, tail_date)
+        return LiveUpdate(self.m3u8_path, text, add, drop, msn, parts, target)
 
     def on_unpublish(self, now_ms: int) -> list[Action]:
         """The publisher left: the current segment is written and the next one is a discontinuity."""
         out = self._reap(now_ms, None)
+        if self._ll is not None:
+            out.append(self._live())
         self._discontinuity = True
         self._body = None  # the next publisher may bring other codecs
         self._held.clear()
@@ -200,6 +235,8 @@ class HlsSegmenter:
         if self.cfg.use_fmp4:
             out.append(RemoveFile(self.init_path))
         self._window.clear()
+        if self._ll is not None:
+            out.append(LiveUpdate(self.m3u8_path, b"", drop=self._ll.forget()))
         return out
 
     # ------------------------------------------------------------------ segments
@@ -250,6 +287,9 @@ class HlsSegmenter:
         if cur is None or cur.start_ms is None:
             return []
         assert self._body is not None
+        live: list[Action] = []
+        if self._ll is not None:
+            live = self._close_part(cur, end_ms if end_ms is not None else cur.last_ms)
         self._cur = None
         cur.data += self._body.tail(end_ms)
         if end_ms is not None:
@@ -261,7 +301,10 @@ class HlsSegmenter:
         rel = self._expand(template, cur.seq, cur.opened_ms, cur.duration_ms)
         path = os.path.join(cfg.path, rel)
         uri = self._uri(rel)
-        entry = m3u8.Segment(uri, cur.duration_ms / 1000, cur.seq, cur.discontinuity, cur.key)
+        date_ms = self._anchor_ms + cur.start_ms if self._ll is not None else None
+        entry = m3u8.Segment(
+            uri, cur.duration_ms / 1000, cur.seq, cur.discontinuity, cur.key, date_ms=date_ms
+        )
         data = bytes(cur.data)
         if cur.key is not None:
             data = encrypt(data, cur.key_bytes, cur.key.iv)
@@ -277,4 +320,7 @@ class HlsSegmenter:
         out.append(WriteFile(self.m3u8_path, playlist.render().encode()))
         m3u8_url = self._expand(cfg.m3u8_file)
         out.append(SegmentClosed(path, uri, self.m3u8_path, m3u8_url, cur.seq, entry.duration_s))
+        if self._ll is not None:
+            add, drop = self._ll.segment_closed(cur.seq, path, data)
+            out = [*live, *out, self._live((add,), drop)]
         return out

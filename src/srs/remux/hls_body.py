@@ -26,6 +26,10 @@ class TsBody:
     def __init__(self, video_type: int | None, audio_type: int | None) -> None:
         self.remuxer = TsRemuxer(video_type, audio_type)
 
+    @property
+    def has_video(self) -> bool:
+        return self.remuxer.video_type is not None
+
     def head(self) -> bytes:
         return self.remuxer.tables()
 
@@ -47,6 +51,10 @@ class Fmp4Body:
     @property
     def init_needed(self) -> bool:
         return not self._init_written or self.remuxer.config_changed
+
+    @property
+    def has_video(self) -> bool:
+        return self.remuxer.has_video
 
     def head(self) -> bytes:
         return b""

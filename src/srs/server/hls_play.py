@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from enum import IntEnum
 from pathlib import Path
@@ -298,8 +298,11 @@ class HlsPlay:
         req = replace(req.with_vhost(vhost.name), page_url=request.headers.get("Referer", ""))
         return vhost, req
 
-    async def serve_playlist(self, request: web.Request, path: Path) -> web.StreamResponse | None:
-        """Answer a ``.m3u8`` GET as SRS's ``serve_m3u8_ctx``, or None for plain file serving."""
+    async def serve_playlist(
+        self, request: web.Request, path: Path, live: Callable[[], Awaitable[bytes]] | None = None
+    ) -> web.StreamResponse | None:
+        """Answer a ``.m3u8`` GET as SRS's ``serve_m3u8_ctx``, or None for plain file serving.
+        ``live`` gives the playlist when it is not the file (LL-HLS from memory, maybe blocking)."""
         if request.method != "GET":
             return None
         ip = client_ip(request, self.ctx)
@@ -310,21 +313,23 @@ class HlsPlay:
         sid = ctx_of(_raw_query(request))
         session = self.sessions.get(sid) if sid else None
         if session is not None and session.state is not State.AUTHORIZING:
-            return self._serve_existing(request, session, vhost, path)
+            body = await live() if live is not None and session.state is not State.ENDED else None
+            return self._serve_existing(request, session, vhost, path, body)
         return await self._serve_new(request, vhost, req, ip, sid)
 
     def _serve_existing(
-        self, request: web.Request, session: HlsSession, vhost: VhostConfig, path: Path
+        self, request: web.Request, session: HlsSession, vhost: VhostConfig, path: Path, body: bytes | None
     ) -> web.StreamResponse | None:
         if session.state is State.ENDED:
             log.warning("HLS: reject, session %s is EOF", session.cid)
             raise web.HTTPNotFound(text=f"HLS stream {session.cid} is EOF")
-        try:
-            if path.stat().st_size > MAX_PLAYLIST_BYTES:
-                return None
-            body = path.read_bytes()
-        except OSError:
-            raise web.HTTPNotFound() from None
+        if body is None:
+            try:
+                if path.stat().st_size > MAX_PLAYLIST_BYTES:
+                    return None
+                body = path.read_bytes()
+            except OSError:
+                raise web.HTTPNotFound() from None
         if vhost.hls.ts_ctx:
             body = rewrite_playlist(body, session.cid)
         session.followed = True
@@ -386,7 +391,7 @@ class HlsPlay:
         log.info("HLS play ip=%s url=%s ctx=%s param=%s", ip, req.stream_url, session.cid, req.param or "-")
         return _m3u8(body)
 
-    def account(self, request: web.Request, path: Path) -> None:
+    def account(self, request: web.Request, path: Path, size: int | None = None) -> None:
         """A file (segment, init) requested with a live session's ``hls_ctx``: its bytes are that
         client's (SRS ``on_serve_ts_ctx``)."""
         sid = ctx_of(_raw_query(request))
@@ -396,7 +401,7 @@ class HlsPlay:
         session.recv_bytes += _request_bytes(request)
         if request.method == "GET":
             try:
-                session.send_bytes += path.stat().st_size
+                session.send_bytes += path.stat().st_size if size is None else size
             except OSError:
                 pass
 

@@ -9,6 +9,7 @@ then static files). Every response carries SRS's ``Server`` header and, when the
 from __future__ import annotations
 
 import base64
+import functools
 import hmac
 import logging
 import os
@@ -23,6 +24,7 @@ from srs import SIGNATURE
 from srs.config import HttpsConfig
 from srs.server.context import ServerContext
 from srs.server.http_flv import FORMATS, serve_flv
+from srs.server.llhls import live_playlist_key, m3u8_response, serve_live
 from srs.server.mounts import match_stream
 from srs.server.vod_http import serve_vod
 
@@ -172,10 +174,23 @@ async def serve_static(request: web.Request) -> web.StreamResponse:
     if ".." in raw or ".." in request.path:
         # SRS compat: any URL containing ".." is refused.
         raise web.HTTPBadRequest(text="invalid path")
+    hls = ctx.hls_play  # HLS sessions (hls_ctx): a playlist may be answered by the session table
+    live = ctx.llhls  # LL-HLS: playlists, parts and the newest segments from memory
+    if live is not None and len(live) and request.method == "GET":
+        root = ctx.config.http_server.dir
+        key = live_playlist_key(request, live, root)
+        if key is not None:
+            body = functools.partial(live.playlist, key, dict(request.query))
+            served = await hls.serve_playlist(request, Path(key), body) if hls is not None else None
+            return served if served is not None else m3u8_response(await body())
+        answer = await serve_live(request, live, root)
+        if answer is not None:
+            if hls is not None and "hls_ctx=" in request.query_string:
+                hls.account(request, Path(request.path), answer.content_length or 0)
+            return answer
     path = _static_path(ctx.config.http_server.dir, request.path)
     if path is None:
         raise web.HTTPNotFound()
-    hls = ctx.hls_play  # HLS sessions (hls_ctx): a playlist may be answered by the session table
     if hls is not None and request.method == "GET":
         if path.suffix.lower() == ".m3u8":
             served = await hls.serve_playlist(request, path)

@@ -49,6 +49,7 @@ def test_empty_vhost_has_every_reference_default() -> None:
         "hls.key_file": "[app]/[stream]-[seq].key", "hls.key_file_path": "./objs/nginx/html",
         "hls.key_url": "./objs/nginx/html", "hls.dts_directly": True, "hls.use_fmp4": False,
         "hls.fmp4_file": "[app]/[stream]-[seq].m4s", "hls.init_file": "[app]/[stream]-init.mp4",
+        "hls.ll": False, "hls.part_s": 0.2,
         "hds.enabled": False, "hds.fragment_s": 10.0, "hds.window_s": 60.0, "hds.path": "./objs/nginx/html",
         "dash.enabled": False, "dash.fragment_s": 10.0, "dash.update_period_s": 5.0, "dash.timeshift_s": 300.0,
         "dash.path": "./objs/nginx/html", "dash.mpd_file": "[app]/[stream].mpd", "dash.window_size": 5,
