@@ -43,6 +43,7 @@ from players import (
     Publisher,
     RtmpCountingPlayer,
     RtmpProbe,
+    TsProbe,
     load_stream,
     now,
 )
@@ -113,7 +114,7 @@ class Loader:
         self.loop = asyncio.get_running_loop()
         self.stream = load_stream(args.file)
         self.tc_url = f"rtmp://{args.host}:{args.rtmp_port}/{args.app}"
-        self.flv_path = f"/{args.app}/{args.stream}.flv"
+        self.flv_path = f"/{args.app}/{args.stream}.{'ts' if args.proto == 'ts' else 'flv'}"
         self.players: list[CountingPlayer] = []
         self.connect_errors: list[str] = []
         self.ttff_probes: list[Probe] = []
@@ -158,6 +159,9 @@ class Loader:
         if a.proto == "rtmp":
             probe = RtmpProbe(self.publisher, self.tc_url, a.stream, t0, done)
             port = a.rtmp_port
+        elif a.proto == "ts":
+            probe = TsProbe(self.publisher, a.host, a.http_port, self.flv_path, t0, done)
+            port = a.http_port
         else:
             probe = FlvProbe(self.publisher, a.host, a.http_port, self.flv_path, t0, done)
             port = a.http_port
@@ -397,7 +401,7 @@ def summary(r: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--proto", choices=("rtmp", "flv"), default="rtmp")
+    ap.add_argument("--proto", choices=("rtmp", "flv", "ts"), default="rtmp")
     ap.add_argument("-n", type=int, default=100, help="counting players")
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--rtmp-port", type=int, default=19350)

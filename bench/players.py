@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from srs.format.flv import FlvReader, parse_file
+from srs.format.ts import StreamType, TsDemuxer
 from srs.protocol.rtmp.chunk import encode_message
 from srs.protocol.rtmp.client import ClientSession
 from srs.protocol.rtmp.events import (
@@ -134,6 +135,7 @@ class Publisher(asyncio.Protocol):
         self.started: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.lost: str | None = None
         self.sent_at: dict[int, float] = {}  # frame CRC -> perf_counter of its latest send
+        self.sent_ts: dict[tuple[int, int], float] = {}  # (msg type, timestamp) -> send time (TS probes)
         self.times: list[float] = []  # send times ...
         self.cum: list[int] = []  # ... and payload bytes sent so far at each of them
         self.sent_bytes = 0
@@ -208,6 +210,7 @@ class Publisher(asyncio.Protocol):
         loop_ms = self.stream.loop_ms
         sent = 0
         crcs: list[int] = []
+        stamps: list[tuple[int, int]] = []
         while True:
             it = items[self._idx]
             ts = self._loop_no * loop_ms + it.ts
@@ -217,6 +220,7 @@ class Publisher(asyncio.Protocol):
             sent += len(it.body)
             if it.crc is not None:
                 crcs.append(it.crc)
+                stamps.append((it.msg_type, ts))
             self._idx += 1
             if self._idx == len(items):
                 self._idx = 0
@@ -226,6 +230,8 @@ class Publisher(asyncio.Protocol):
             t = now()
             for crc in crcs:
                 self.sent_at[crc] = t
+            for key in stamps:
+                self.sent_ts[key] = t
             self.sent_bytes += sent
             self.times.append(t)
             self.cum.append(self.sent_bytes)
@@ -615,3 +621,66 @@ class FlvProbe(Probe, asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.transport = None
+
+
+_TS_VIDEO = (StreamType.H264, StreamType.H265)
+
+
+class TsProbe(FlvProbe):
+    """A fully parsing HTTP-TS player: the HTTP framing of :class:`FlvProbe`, then MPEG-TS PES.
+    Frames are recognised by their timestamp (TS carries Annex B / ADTS, not the FLV bodies):
+    DTS for video, PTS for audio, in ms, as the publisher sent them."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self._ts = TsDemuxer()
+
+    def data_received(self, data: bytes) -> None:
+        t = now()
+        if not self.bytes:
+            self.step("first_byte", t)
+        self.bytes += len(data)
+        self._buf += data
+        if not self._head_done:
+            end = self._buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = bytes(self._buf[:end]).lower()
+            status = head.split(b"\r\n")[0]
+            if b" 200 " not in status + b" ":
+                self.failed = f"http: {status!r}"
+                self.close()
+                return
+            self._chunked = b"transfer-encoding: chunked" in head
+            del self._buf[: end + 4]
+            self._head_done = True
+        body = self._dechunk() if self._chunked else self._take_all()
+        for f in self._ts.feed(body):
+            video = f.stream_type in _TS_VIDEO
+            stamp = f.dts if video and f.dts is not None else f.pts
+            if stamp is None:
+                continue
+            if video and self.ttff_ms is None:
+                self.step("first_video", t)
+                if f.random_access:
+                    self.ttff_ms = (t - self.t_start) * 1000
+                    if self._on_keyframe is not None:
+                        self._on_keyframe(self)
+            if self.recording:
+                kind = MessageType.VIDEO if video else MessageType.AUDIO
+                self._sample_ts(
+                    (int(kind), stamp // 90), t, self.video_latencies_ms if video else self.audio_latencies_ms
+                )
+
+    def _sample_ts(self, key: tuple[int, int], t: float, into: list[float]) -> None:
+        sent = self.publisher.sent_ts.get(key)
+        if sent is None:  # a millisecond of rounding either way
+            sent = self.publisher.sent_ts.get((key[0], key[1] + 1)) or self.publisher.sent_ts.get(
+                (key[0], key[1] - 1)
+            )
+        if sent is None or sent > t:
+            self.unmatched += 1
+        else:
+            ms = (t - sent) * 1000
+            into.append(ms)
+            self.latencies_ms.append(ms)
