@@ -46,6 +46,8 @@ class Segmenter(Protocol):
 
     def dispose(self) -> list[Action]: ...
 
+    def retire(self, new: object) -> list[Action]: ...
+
 
 log = logging.getLogger("srs")
 
@@ -225,6 +227,7 @@ class FileOutputs:
         if self._segmenters.get(sink.url) is old:
             self._segmenters[sink.url] = new
         continued, moved = carry_over(old, new)
+        self.submit(old.retire(new), sink)
         if not continued:
             log.warning("%s: %s starts its numbering again at 0", self.name, sink.url)
         if moved:

@@ -123,6 +123,10 @@ class DashSegmenter:
         self._availability_ms = None
         return out
 
+    def retire(self, new: object) -> list[Action]:
+        """A reload replaced this segmenter: nothing of DASH lives in memory."""
+        return []
+
     def dispose(self) -> list[Action]:
         """``dash_dispose``: remove the MPD, the init segments and every fragment."""
         out: list[Action] = [RemoveFile(p) for p in self._old]

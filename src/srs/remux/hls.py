@@ -228,6 +228,17 @@ class HlsSegmenter:
         self._held.clear()
         return out
 
+    def retire(self, new: object) -> list[Action]:
+        """A reload replaced this segmenter (which ended its segment) by ``new``: LL-HLS memory goes
+        to ``new`` when it serves the same playlist with parts, else the LL playlist leaves memory
+        (the disk playlist is then the one served)."""
+        if self._ll is None:
+            return []
+        if isinstance(new, HlsSegmenter) and new._ll is not None and new.m3u8_path == self.m3u8_path:
+            new._ll.adopt(self._ll)
+            return []
+        return [LiveUpdate(self.m3u8_path, b"", drop=self._ll.forget())]
+
     def dispose(self) -> list[Action]:
         """``hls_dispose``: the stream is gone; remove its playlist and segments."""
         out: list[Action] = [RemoveFile(path) for _, path in self._window]

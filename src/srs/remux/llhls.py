@@ -144,6 +144,12 @@ class LlParts:
         )
         return playlist.render().encode(), msn, len(tail), target_s
 
+    def adopt(self, old: LlParts) -> None:
+        """Take over what ``old`` (the same playlist, before a reload) serves from memory, so it
+        leaves memory in turn."""
+        self._memory = old._memory + self._memory
+        old._memory = []
+
     def forget(self) -> tuple[str, ...]:
         """Everything served from memory (the stream is disposed)."""
         out = tuple(p for _, paths in self._memory for p in paths)

@@ -165,3 +165,26 @@ def test_ll_playlist_round_trip() -> None:
         0.6,
         NOW + 1000,
     )
+
+
+def test_a_reload_hands_ll_memory_over_or_frees_it() -> None:
+    old = HlsSegmenter(replace(CFG, use_fmp4=True), vhost="v", app="live", stream="s")
+    added = {p for u in run(old, ONCE) + old.on_unpublish(NOW) if isinstance(u, LiveUpdate) for p, _ in u.add}
+    # hls_ll turned off: the LL playlist and everything in memory leave (the disk playlist is served).
+    plain = HlsSegmenter(replace(CFG, use_fmp4=True, ll=False), vhost="v", app="live", stream="s")
+    (gone,) = old.retire(plain)
+    assert isinstance(gone, LiveUpdate) and gone.playlist == b"" and set(gone.drop) <= added
+    assert "/hls/live/s-0.m4s" in gone.drop
+    # Another part target: the new segmenter serves the same playlist and frees the old memory later.
+    old = HlsSegmenter(replace(CFG, use_fmp4=True), vhost="v", app="live", stream="s")
+    run(old, ONCE)
+    old.on_unpublish(NOW)
+    new = HlsSegmenter(replace(CFG, use_fmp4=True, part_s=0.3), vhost="v", app="live", stream="s")
+    new._next_seq = old._next_seq  # as srs.output.carry does
+    assert old.retire(new) == []
+    later = [m.with_timestamp(m.timestamp + 10_100) for m in ONCE if not m.sequence_header]
+    heads = [m for m in ONCE if m.sequence_header]
+    dropped = {p for u in run(new, heads + later) if isinstance(u, LiveUpdate) for p in u.drop}
+    assert "/hls/live/s-0.m4s" in dropped
+    fresh = HlsSegmenter(CFG, vhost="v", app="live", stream="s").retire(None)
+    assert [(u.playlist, u.drop) for u in fresh if isinstance(u, LiveUpdate)] == [(b"", ())]
