@@ -64,8 +64,40 @@ def test_what_the_muxer_writes_comes_back(frames: list[tuple[bool, bytes, int]])
     assert [(f.pid == V.pid, f.payload, f.pts) for f in got] == frames
 
 
+LL_SEED = m3u8.MediaPlaylist(
+    [
+        m3u8.Segment(
+            "a-3.m4s",
+            1.0,
+            3,
+            key=m3u8.Key("k.key", bytes(16)),
+            parts=(m3u8.Part("a-3.0.m4s", 0.2, True),),
+            date_ms=1_700_000_000_000,
+        )
+    ],
+    map_uri="a-init.mp4",
+    part_target_s=0.2,
+    part_hold_back_s=0.6,
+    tail_parts=(m3u8.Part("a-4.0.m4s", 0.2),),
+    tail_date_ms=1_700_000_001_000,
+    preload_hint="a-4.1.m4s",
+).render()
+
+
+@FUZZ
+@given(st.integers(min_value=0, max_value=len(LL_SEED) - 1), st.text(max_size=3))
+def test_m3u8_parser_with_ll_hls_tags_mutated(at: int, insert: str) -> None:
+    try:
+        m3u8.parse(LL_SEED[:at] + insert + LL_SEED[at + 1 :])
+    except ParseError:
+        pass
+
+
 @FUZZ
 @given(st.text(max_size=500))
+@example(LL_SEED)
+@example('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="k,IV=0x00\n')
+@example("#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:99999-01-01T00:00:00.000Z\n")
 @example("#EXTM3U\n#EXTINF:abc,\nx.ts\n")
 @example("#EXTM3U\nx.ts\n")
 @example("#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:\n")
