@@ -97,3 +97,52 @@ def test_hlsjs_plays_live_hls(
     )
     # SRS's HLS session: hls.js plays the media playlist the master playlist pointed it to.
     assert end.level_url is not None and "hls_ctx=" in end.level_url, player.describe(end)
+
+
+LLHLS = """
+    hls {
+        enabled         on;
+        hls_fragment    1;
+        hls_window      10;
+        hls_use_fmp4    on;
+        hls_ll          on;
+        hls_part        0.2;
+    }
+"""
+
+
+@pytest.mark.parametrize("mode", ["fmp4", "ts"])
+def test_hlsjs_plays_low_latency_hls(
+    mode: str, start_srs: StartServer, stream_name: str, clients: Clients, hls_player: OpenPlayer
+) -> None:
+    """hls.js in lowLatencyMode reads the LL playlist (parts, blocking reloads; fMP4 or TS parts)
+    and plays; the glass-to-glass latency (ingest clock in EXT-X-PROGRAM-DATE-TIME -> shown frame)
+    is printed."""
+    srs = start_srs(vhost_body=LLHLS if mode == "fmp4" else LLHLS.replace("hls_use_fmp4    on;", ""))
+    pub = clients.add(
+        ffmpeg_publish(
+            srs.rtmp_url(stream_name),
+            lavfi_args(seconds=30, size=f"{WIDTH}x{HEIGHT}", rate=25),
+            codec=encode_args("baseline"),
+        )
+    )
+    player = hls_player(srs)
+    wait_file(srs.workdir / "objs" / "nginx" / "html" / "live" / f"{stream_name}.m3u8")
+    player.play(f"/live/{stream_name}.m3u8", low_latency=True)
+    first = player.wait_frames(25, timeout_s=15)
+    assert (first.width, first.height) == (WIDTH, HEIGHT), player.describe(first)
+    # hls.js saw an LL playlist: a part target and blocking reloads.
+    assert first.part_target is not None and first.part_target > 0, player.describe(first)
+    assert first.low_latency_mode and first.can_block_reload, player.describe(first)
+    lat = glass_to_glass(player, seconds=4.0)
+    end = player.state()
+    assert end.frames > first.frames and not end.fatal_errors, player.describe(end)
+    assert pub.poll() is None, "publisher ended early"
+    # It loads parts (EXT-X-PART), not only whole segments.
+    assert any(e["kind"] == "part" for e in end.events), player.describe(end)
+    # EXT-X-PROGRAM-DATE-TIME is there: hls.playingDate gave the shown frame's wall clock.
+    assert lat.g2g_ms, player.describe(end)
+    print(
+        f"hls.js {end.version} LL-HLS {mode}: frames={end.frames} dropped={end.dropped} "
+        f"non-fatal errors={end.errors} latency={lat.summary()}"
+    )
