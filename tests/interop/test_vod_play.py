@@ -1,4 +1,5 @@
-"""HTTP VOD played by real clients: ffprobe decodes ``.flv?start=``, ffmpeg seeks in an ``.mp4`` with Range."""
+"""HTTP VOD played by real clients: ffprobe decodes ``.flv?start=``, ffmpeg seeks in ``.mp4`` files with Range
+(a lavfi MP4 and DVR recordings of an RTMP publish)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from srs.format import flv
 from support.media import clip
 from support.server import StartServer
+from support.tools import Clients, publish_file
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
 
@@ -111,3 +114,62 @@ def test_ffmpeg_seeks_in_an_mp4_with_range_requests(start_srs: StartServer, tmp_
         "aac",
     )
     assert int(got["video"]["nb_read_frames"]) == 250
+
+
+def dvr_conf(ext: str) -> str:
+    """DVR at the top of http_server.dir, where the default .flv live mount cannot match."""
+    return f"""
+    dvr {{
+        enabled         on;
+        dvr_plan        session;
+        dvr_path        ./objs/nginx/html/[stream].[timestamp].{ext};
+    }}
+    http_remux {{
+        enabled     on;
+        mount       [vhost]/[app]/[stream].flv;
+    }}
+    """
+
+
+def recording(srs_dir: Path, stream: str, ext: str, timeout_s: float = 30) -> Path:
+    html = srs_dir / "objs" / "nginx" / "html"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = sorted(html.glob(f"{stream}.*.{ext}")) if html.exists() else []
+        if done and not list(html.glob(f"{stream}.*.tmp")):
+            return done[0]
+        time.sleep(0.1)
+    raise TimeoutError(f"no closed recording of {stream} in {html}")
+
+
+@pytest.mark.parametrize("ext", ["flv", "mp4"])
+def test_dvr_recordings_play_with_seek(
+    ext: str, start_srs: StartServer, stream_name: str, clients: Clients
+) -> None:
+    """A DVR recording of an RTMP publish, served back: the FLV from a keyframe offset
+    (``?start=``), the MP4 seeked to 5 s over Range requests; the frames are those of the file."""
+    srs = start_srs(vhost_body=dvr_conf(ext))
+    pub = clients.add(publish_file(srs.rtmp_url(stream_name), clip("bbb.flv"), realtime=False))
+    _, err = pub.communicate(timeout=60)
+    assert pub.returncode == 0, f"publisher failed: {err.decode(errors='replace')}"
+    path = recording(srs.workdir, stream_name, ext)
+    url = f"http://127.0.0.1:{srs.ports.http}/{path.name}"
+    if ext == "mp4":
+        assert framemd5(url, 5, 10) == framemd5(str(path), 5, 10)
+        return
+    data = path.read_bytes()
+    _, tags = flv.parse_file(data)
+    pos, offsets = 13, []
+    for t in tags:
+        offsets.append(pos)
+        pos += 11 + len(t.body) + 4
+    keys = [
+        i for i, t in enumerate(tags)
+        if t.tag_type == flv.TagType.VIDEO and flv.is_video_keyframe(t.body) and not flv.is_video_sequence_header(t.body)
+    ]  # fmt: skip
+    i = keys[len(keys) // 2]
+    got = count_frames(f"{url}?start={offsets[i]}")
+    videos = sum(1 for t in tags[i:] if t.tag_type == flv.TagType.VIDEO and t.body[1] == 1)
+    assert (got["video"]["codec_name"], got["video"]["width"]) == ("h264", 640)
+    assert int(got["video"]["nb_read_frames"]) == videos
+    assert float(got["format"]["start_time"]) == pytest.approx(tags[i].timestamp / 1000, abs=0.01)
