@@ -45,8 +45,6 @@ class _QueryRangeFileResponse(web.FileResponse):
         self._range_value = range_value
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
-        if self.prepared:
-            return await super().prepare(request)
         fields = CIMultiDict(request.headers)
         fields.popall(hdrs.RANGE, None)
         if self._range_value:
