@@ -131,6 +131,32 @@ async def test_flv_start_beside_a_live_mount(tmp_path: Path) -> None:
         await r.app.stop(graceful=False)
 
 
+async def test_a_deeper_path_is_a_file_until_published(tmp_path: Path) -> None:
+    """SRS hijacks a path for the .flv mount only when it has the template's number of "/": a DVR
+    recording at /live/rec/x.flv is a file, until a stream "live/rec"/"x" is published."""
+    from support.rtmp_client import RtmpClient, flv_tags
+
+    r = await start_app(tmp_path)
+    try:
+        data = clip("bbb.flv").read_bytes()
+        (tmp_path / "html" / "live" / "rec").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "html" / "live" / "rec" / "x.flv").write_bytes(data)
+        offset = keyframe_offset(data)
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(f"{base(r)}/live/rec/x.flv?start={offset}")
+            assert resp.status == 200 and (await resp.read()).endswith(data[offset:])
+            pub = await RtmpClient.open(r.ports.rtmp, app="live/rec")
+            await pub.publish("x")
+            await pub.send_tags(list(flv_tags(clip("bbb.flv")))[:30])
+            resp = await http.get(f"{base(r)}/live/rec/x.flv")
+            head = await resp.content.readexactly(13)
+            assert resp.status == 200 and head[:3] == b"FLV" and resp.headers.get("Content-Length") is None
+            resp.close()
+            await pub.close()
+    finally:
+        await r.app.stop(graceful=False)
+
+
 @pytest.mark.parametrize("name", ["x.mp4", "x.ts"])
 @pytest.mark.parametrize(
     ("range_", "status", "span"),

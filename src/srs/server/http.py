@@ -22,6 +22,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from srs import SIGNATURE
 from srs.config import HttpsConfig
+from srs.protocol.request import stream_url
 from srs.server.context import ServerContext
 from srs.server.http_flv import FORMATS, serve_flv
 from srs.server.llhls import live_playlist_key, m3u8_response, serve_live
@@ -212,6 +213,11 @@ async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     if request.method in ("GET", "HEAD") and ctx.config.http_server.enabled:
         found = match_stream(ctx.config, request.host, request.path, request.query_string)
+        if found is not None and not found.exact_depth:
+            # SRS: a deeper path is a live stream only once published (its mount exists then).
+            source = ctx.registry.find(stream_url(found.vhost.name, found.app, found.stream))
+            if source is None or source.publisher is None:
+                found = None
         if found is not None and ".." not in request.path:
             if found.extension in FORMATS and request.method == "GET":
                 return await serve_flv(request, ctx, found)

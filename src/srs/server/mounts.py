@@ -4,7 +4,10 @@ A mount template such as ``[vhost]/[app]/[stream].flv`` becomes, for the default
 pattern ``/[app]/[stream].flv`` (any Host), and for a named vhost ``v.com/[app]/[stream].flv``, a
 host-specific pattern matched against the request's host (``?vhost=``/``?domain=`` in the query
 override the ``Host`` header). A request whose path fits the template is served as that stream
-whether or not it is published yet (SRS "hijack": the player waits for the publisher).
+whether or not it is published yet (SRS "hijack": the player waits for the publisher), but, as
+SRS, a stream not published yet only when the path has as many ``/`` as the template
+(``/live/rec/x.flv`` is a file for ``/[app]/[stream].flv`` until ``live/rec/x`` is published):
+:attr:`MountMatch.exact_depth`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Mount:
     host: str  # "" = any host
     regex: re.Pattern[str]
     extension: str  # ".flv", ".ts", ".aac", ".mp3"
+    slashes: int = 0  # "/" in the template's path
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +34,7 @@ class MountMatch:
     app: str
     stream: str
     extension: str
+    exact_depth: bool = True  # the path has the template's number of "/" (SRS hijacks only then)
 
 
 @lru_cache(maxsize=256)
@@ -47,7 +52,7 @@ def compile_mount(template: str, vhost: str) -> Mount:
     pattern = re.escape(t)
     pattern = pattern.replace(re.escape("[app]"), r"(?P<app>[^?#]+?)")
     pattern = pattern.replace(re.escape("[stream]"), r"(?P<stream>[^/?#]+?)")
-    return Mount(host=host, regex=re.compile("^" + pattern + "$"), extension=ext)
+    return Mount(host=host, regex=re.compile("^" + pattern + "$"), extension=ext, slashes=t.count("/"))
 
 
 def _match(v: VhostConfig, host: str, path: str) -> MountMatch | None:
@@ -64,7 +69,13 @@ def _match(v: VhostConfig, host: str, path: str) -> MountMatch | None:
     stream = groups.get("stream") or ""
     if not stream or ".." in app or ".." in stream:
         return None
-    return MountMatch(vhost=v, app=app.strip("/"), stream=stream, extension=m.extension)
+    return MountMatch(
+        vhost=v,
+        app=app.strip("/"),
+        stream=stream,
+        extension=m.extension,
+        exact_depth=path.count("/") == m.slashes,
+    )
 
 
 def match_stream(config: Config, host_header: str, path: str, query: str) -> MountMatch | None:
