@@ -116,8 +116,9 @@ async def test_flv_start_streams_a_large_file_exactly(vod: Running) -> None:
 
 
 async def test_flv_start_beside_a_live_mount(tmp_path: Path) -> None:
-    """With an http_remux .flv mount ([vhost]/[app]/[stream].flv), /<app>/<name>.flv is a live
-    stream (SRS hijacks it too), but a path the mount cannot match is still a file."""
+    """With an http_remux .flv mount ([vhost]/[app]/[stream].flv), a path the mount cannot match is
+    a file, and so is an existing file the mount matches while no such stream is published (SRS
+    would wait for a publisher there)."""
     r = await start_app(tmp_path)
     try:
         data = clip("bbb.flv").read_bytes()
@@ -126,6 +127,10 @@ async def test_flv_start_beside_a_live_mount(tmp_path: Path) -> None:
         offset = keyframe_offset(data)
         async with aiohttp.ClientSession() as http:
             resp = await http.get(f"{base(r)}/bbb.flv?start={offset}")
+            assert resp.status == 200 and (await resp.read()).endswith(data[offset:])
+            (tmp_path / "html" / "live").mkdir(exist_ok=True)
+            (tmp_path / "html" / "live" / "rec.1733.flv").write_bytes(data)  # a DVR recording
+            resp = await http.get(f"{base(r)}/live/rec.1733.flv?start={offset}")
             assert resp.status == 200 and (await resp.read()).endswith(data[offset:])
     finally:
         await r.app.stop(graceful=False)
@@ -218,3 +223,19 @@ async def test_mp4_query_range(vod: Running, query: str, status: int, span: tupl
         else:
             assert body == data[span[0] : span[1]]
             assert r.headers["Content-Range"] == f"bytes {span[0]}-{span[1] - 1}/5000"
+
+
+async def test_hls_segments_beside_a_ts_mount_are_files(tmp_path: Path) -> None:
+    """HLS and HTTP-TS on one vhost: /live/livestream-3.ts fits the .ts mount, but the segment on
+    disk is served (SRS would wait for a publisher named livestream-3)."""
+    body = "http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }"
+    r = await start_app(tmp_path, vhost_body=body)
+    try:
+        (tmp_path / "html" / "live").mkdir(parents=True, exist_ok=True)
+        seg = bytes([0x47]) + bytes(187)
+        (tmp_path / "html" / "live" / "livestream-3.ts").write_bytes(seg * 10)
+        async with aiohttp.ClientSession() as http:
+            resp = await http.get(f"{base(r)}/live/livestream-3.ts")
+            assert resp.status == 200 and await resp.read() == seg * 10
+    finally:
+        await r.app.stop(graceful=False)
