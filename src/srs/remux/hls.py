@@ -186,7 +186,14 @@ class HlsSegmenter:
                 elif msg.kind == AUDIO and duration >= cfg.aof_ratio * cfg.fragment_s * 1000 + extra:
                     out += self._reap(now_ms, msg.timestamp)
         ll = self._ll
-        if ll is not None and self._cur is not None and ll.due(msg.timestamp):
+        # Parts end just before a video frame (audio-only: any frame), so the last video sample of
+        # a part lasts exactly until the next one: no decode-time gap for MSE players.
+        if (
+            ll is not None
+            and (msg.kind == VIDEO or not body.has_video)
+            and ll.due(msg.timestamp)  # asked at every such frame: it learns their spacing
+            and self._cur is not None
+        ):
             out += self._close_part(self._cur, msg.timestamp)
         data = body.add(msg)
         if data is None:

@@ -39,7 +39,6 @@ class LiveUpdate:
 class _Open:
     seq: int
     start_ms: int | None = None
-    last_ms: int = 0  # the newest frame's timestamp
     offset: int = 0
     independent: bool = False
     parts: list[m3u8.Part] = field(default_factory=list)
@@ -56,7 +55,8 @@ class LlParts:
         self._stem = posixpath.basename(m3u8_path).rsplit(".", 1)[0]
         self._ext = ext
         self._open: _Open | None = None
-        self._gaps: list[int] = []  # the newest gaps between frames (ms)
+        self._gaps: list[int] = []  # the newest gaps between frames where a part may end (ms)
+        self._prev: int | None = None
         self._parts: dict[int, tuple[m3u8.Part, ...]] = {}  # seq -> parts of complete segments
         self._memory: list[tuple[int, list[str]]] = []  # (seq, paths served from memory), oldest first
 
@@ -64,15 +64,17 @@ class LlParts:
         return f"{self._stem}-{seq}.{index}.{self._ext}"
 
     def due(self, timestamp: int) -> bool:
-        """Whether the part being made must close before a frame at ``timestamp``: when the frame
-        after it (as far apart as the widest of the last gaps between frames) would take the part
-        past its target (RFC 8216bis: a part lasts at most PART-TARGET)."""
+        """Whether the part being made must close before a frame at ``timestamp`` (the caller asks
+        at every frame where a part may end): when the next such frame (as far apart as the widest
+        of the last gaps) would take the part past its target (RFC 8216bis: a part lasts at most
+        PART-TARGET)."""
+        gap = max(0, timestamp - self._prev) if self._prev is not None else 0
+        self._prev = timestamp
+        self._gaps.append(gap)
+        del self._gaps[:-16]
         o = self._open
         if o is None or o.start_ms is None:
             return False
-        gap = max(0, timestamp - o.last_ms)
-        self._gaps.append(gap)
-        del self._gaps[:-16]
         return timestamp - o.start_ms + max(self._gaps) > self.part_ms
 
     def frame(self, seq: int, timestamp: int, offset: int, independent: bool) -> None:
@@ -83,7 +85,6 @@ class LlParts:
             o = self._open = _Open(seq)
         if o.start_ms is None:  # the first part of a segment has its head too (TS: PAT/PMT)
             o.start_ms, o.offset, o.independent = timestamp, offset if o.parts else 0, independent
-        o.last_ms = timestamp
         o.independent = o.independent or independent  # RFC 8216bis: it contains an independent frame
 
     def close_part(self, data: bytes | bytearray, end_ms: int) -> tuple[str, bytes] | None:
