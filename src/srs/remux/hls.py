@@ -184,7 +184,7 @@ class HlsSegmenter:
                     if not cfg.wait_keyframe or msg.keyframe:
                         out += self._reap(now_ms, msg.timestamp)
                 elif msg.kind == AUDIO and duration >= cfg.aof_ratio * cfg.fragment_s * 1000 + extra:
-                    out += self._reap(now_ms, msg.timestamp)
+                    out += self._reap(now_ms, msg.timestamp, video_end=not body.has_video)
         ll = self._ll
         # Parts end just before a video frame (audio-only: any frame), so the last video sample of
         # a part lasts exactly until the next one: no decode-time gap for MSE players.
@@ -208,9 +208,11 @@ class HlsSegmenter:
         cur.data += data
         return out
 
-    def _close_part(self, cur: _Current, end_ms: int) -> list[Action]:
+    def _close_part(self, cur: _Current, end_ms: int, video_end: bool = True) -> list[Action]:
         assert self._ll is not None and self._body is not None
-        cur.data += self._body.tail(end_ms)  # fMP4: the part's moof + mdat
+        # fMP4: the part's moof + mdat; the last video frame lasts until ``end_ms`` when that is
+        # the next video frame's time, else as long as the one before it.
+        cur.data += self._body.tail(end_ms if video_end else None)
         part = self._ll.close_part(cur.data, end_ms)
         if part is None:
             return []
@@ -300,16 +302,16 @@ class HlsSegmenter:
             cur.key_bytes, cur.key = self._key
         return cur
 
-    def _reap(self, now_ms: int, end_ms: int | None) -> list[Action]:
+    def _reap(self, now_ms: int, end_ms: int | None, video_end: bool = True) -> list[Action]:
         cur = self._cur
         if cur is None or cur.start_ms is None:
             return []
         assert self._body is not None
         live: list[Action] = []
         if self._ll is not None:
-            live = self._close_part(cur, end_ms if end_ms is not None else cur.last_ms)
+            live = self._close_part(cur, end_ms if end_ms is not None else cur.last_ms, video_end)
         self._cur = None
-        cur.data += self._body.tail(end_ms)
+        cur.data += self._body.tail(end_ms if video_end else None)
         if end_ms is not None:
             cur.last_ms = max(cur.last_ms, end_ms)  # the segment lasts until the next one starts
         cfg = self.cfg
