@@ -48,6 +48,7 @@ vhost __defaultVhost__ {{
         hls_fragment    {fragment};
         hls_window      {hls_window};
         hls_path        {dir}/html;
+        {extra}
     }}
 }}
 """
@@ -81,7 +82,11 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     conf = os.path.join(workdir, "srs.conf")
     with open(conf, "w") as f:
-        f.write(CONF.format(rtmp=port, dir=workdir, fragment=a.fragment, hls_window=a.hls_window))
+        f.write(
+            CONF.format(
+                rtmp=port, dir=workdir, fragment=a.fragment, hls_window=a.hls_window, extra=a.hls_extra
+            )
+        )
     server = subprocess.Popen(
         ["taskset", "-c", str(SERVER_CPU), sys.executable, "-m", "srs", "-c", conf],
         cwd=workdir,
@@ -130,7 +135,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             if not os.path.exists(m3u8):
                 continue
             with open(m3u8) as f:
-                uris = [ln for ln in f.read().splitlines() if ln.endswith(".ts")]
+                uris = [ln for ln in f.read().splitlines() if ln.endswith((".ts", ".m4s"))]
             segments += len(uris)
             if uris and now - os.path.getmtime(os.path.join(d, uris[-1])) < 3 * a.fragment:
                 fresh += 1
@@ -173,6 +178,11 @@ def main() -> None:
     ap.add_argument("--fragment", type=float, default=2.0)
     ap.add_argument("--hls-window", type=float, default=10.0)
     ap.add_argument("--file", default="")
+    ap.add_argument(
+        "--hls-extra",
+        default="",
+        help='more hls directives, e.g. "hls_use_fmp4 on;" or "hls_ll on; hls_use_fmp4 on;"',
+    )
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     a.file = a.file or clip_1mbps()

@@ -218,14 +218,19 @@ class HlsSegmenter:
             return []
         return [self._live((part,))]
 
-    def _live(self, add: tuple[tuple[str, bytes], ...] = (), drop: tuple[str, ...] = ()) -> LiveUpdate:
+    def _live(
+        self,
+        add: tuple[tuple[str, bytes], ...] = (),
+        drop: tuple[str, ...] = (),
+        join: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> LiveUpdate:
         assert self._ll is not None
         cur = self._cur
         tail_date = self._anchor_ms + cur.start_ms if cur is not None and cur.start_ms is not None else None
         entries = [e for e, _ in self._window]
         map_uri = self._init_uri if self.cfg.use_fmp4 else ""
         text, msn, parts, target = self._ll.render(entries, map_uri, self._next_seq, tail_date)
-        return LiveUpdate(self.m3u8_path, text, add, drop, msn, parts, target)
+        return LiveUpdate(self.m3u8_path, text, add, join, drop, msn, parts, target)
 
     def on_unpublish(self, now_ms: int) -> list[Action]:
         """The publisher left: the current segment is written and the next one is a discontinuity."""
@@ -341,6 +346,6 @@ class HlsSegmenter:
         m3u8_url = self._expand(cfg.m3u8_file)
         out.append(SegmentClosed(path, uri, self.m3u8_path, m3u8_url, cur.seq, entry.duration_s))
         if self._ll is not None:
-            add, drop = self._ll.segment_closed(cur.seq, path, data)
-            out = [*live, *out, self._live((add,), drop)]
+            join, drop = self._ll.segment_closed(cur.seq, path)
+            out = [*live, *out, self._live(drop=drop, join=join)]
         return out

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from srs.format import m3u8
 
-MEMORY_SEGMENTS = 8  # how many of the newest segments keep their parts (and bytes) in memory
+MEMORY_SEGMENTS = 4  # how many of the newest segments keep their parts in memory
 PART_HOLD_BACK_PARTS = 3  # PART-HOLD-BACK: three part targets (RFC 8216bis recommends at least 3)
 
 
@@ -29,6 +29,7 @@ class LiveUpdate:
     m3u8_path: str
     playlist: bytes
     add: tuple[tuple[str, bytes], ...] = ()  # (path, bytes) now served from memory
+    join: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a segment's path: the parts it is made of
     drop: tuple[str, ...] = ()
     msn: int = 0  # the segment being made (or the next one)
     parts: int = 0  # how many of its parts exist
@@ -98,20 +99,25 @@ class LlParts:
         o.start_ms = None
         return os.path.join(self._dir, name), bytes(data[o.offset :])
 
-    def segment_closed(self, seq: int, path: str, data: bytes) -> tuple[tuple[str, bytes], tuple[str, ...]]:
-        """Segment ``seq`` is complete: its parts move to the segment; what to add and drop."""
+    def segment_closed(
+        self, seq: int, path: str
+    ) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[str, ...]]:
+        """Segment ``seq`` is complete: its parts move to the segment, which is served from memory
+        as their concatenation until its file is on disk; what to join and what to drop."""
         o = self._open
         parts = tuple(o.parts) if o is not None and o.seq == seq else ()
         self._open = None
         self._parts[seq] = parts
-        paths = [os.path.join(self._dir, p.uri) for p in parts] + [path]
+        part_paths = tuple(os.path.join(self._dir, p.uri) for p in parts)
+        join = ((path, part_paths),) if part_paths else ()
+        paths = [*part_paths, path]
         drop: list[str] = []
         self._memory = [m for m in self._memory if m[0] != seq] + [(seq, paths)]
         while len(self._memory) > MEMORY_SEGMENTS:
             old, old_paths = self._memory.pop(0)
             self._parts.pop(old, None)
             drop += old_paths
-        return (path, data), tuple(drop)
+        return join, tuple(drop)
 
     def render(
         self, segments: list[m3u8.Segment], map_uri: str, next_seq: int, tail_date_ms: int | None

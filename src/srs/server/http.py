@@ -215,12 +215,14 @@ async def serve_stream_or_static(request: web.Request) -> web.StreamResponse:
         found = match_stream(ctx.config, request.host, request.path, request.query_string)
         if found is not None:
             source = ctx.registry.find(stream_url(found.vhost.name, found.app, found.stream))
-            if source is None or source.publisher is None:
-                # Not published: SRS hijacks only paths as deep as the mount (a deeper one is a
-                # live stream once published, when its mount exists). Ours also lets an existing
-                # file win (a DVR recording, an HLS segment beside a .ts mount).
-                if not found.exact_depth or _static_path(ctx.config.http_server.dir, request.path):
-                    found = None
+            # Not published: SRS hijacks only paths as deep as the mount (a deeper one is a live
+            # stream once published, when its mount exists). Ours also lets an existing file win
+            # (a DVR recording, an HLS segment beside a .ts mount).
+            unpublished = source is None or source.publisher is None
+            if unpublished and (
+                not found.exact_depth or _static_path(ctx.config.http_server.dir, request.path)
+            ):
+                found = None
         if found is not None and ".." not in request.path:
             if found.extension in FORMATS and request.method == "GET":
                 return await serve_flv(request, ctx, found)

@@ -1,4 +1,5 @@
-"""Low-Latency HLS served from memory (ours): the LL playlists, their parts and newest segments.
+"""Low-Latency HLS served from memory (ours): the LL playlists, their parts and newest segments
+(a new segment is the concatenation of its parts, kept once).
 
 The HLS output hands every :class:`~srs.remux.llhls.LiveUpdate` to :class:`LlStore` on the event
 loop; the static handler asks it first. A playlist request with ``_HLS_msn`` (and ``_HLS_part``) is
@@ -10,6 +11,7 @@ part the preload hint names is held the same way. Other files fall through to th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -55,21 +57,38 @@ def blocking_query(query: dict[str, str]) -> tuple[int | None, int | None]:
     return msn, part
 
 
+@functools.lru_cache(maxsize=4096)
+def _real_dir(d: str) -> str:
+    return os.path.realpath(d)
+
+
+def _real(path: str) -> str:
+    """``os.path.realpath`` with the directory's resolution cached (the store resolves a few paths
+    per part of every stream)."""
+    d, name = os.path.split(path)
+    return os.path.join(_real_dir(d), name)
+
+
 class LlStore:
     def __init__(self) -> None:
         self._streams: dict[str, _Live] = {}  # real path of the playlist -> its LL state
-        self._files: dict[str, bytes] = {}  # real path -> parts and newest segments
+        self._files: dict[str, bytes] = {}  # real path -> parts
+        self._joins: dict[str, tuple[str, ...]] = {}  # real path of a new segment -> its parts
         self._stems: dict[str, str] = {}  # real path of "<dir>/<stem>" -> playlist key (part waits)
 
     def __len__(self) -> int:
         return len(self._streams)
 
     def apply(self, u: LiveUpdate) -> None:
-        key = os.path.realpath(u.m3u8_path)
+        key = _real(u.m3u8_path)
         for p in u.drop:
-            self._files.pop(os.path.realpath(p), None)
+            real = _real(p)
+            self._files.pop(real, None)
+            self._joins.pop(real, None)
         for p, data in u.add:
-            self._files[os.path.realpath(p)] = data
+            self._files[_real(p)] = data
+        for p, parts in u.join:
+            self._joins[_real(p)] = tuple(_real(x) for x in parts)
         old = self._streams.get(key)
         if not u.playlist:  # disposed
             self._streams.pop(key, None)
@@ -86,7 +105,7 @@ class LlStore:
         event.set()
 
     def has(self, path: str) -> bool:
-        return path in self._streams or path in self._files
+        return path in self._streams or path in self._files or path in self._joins
 
     async def _wait(self, key: str, msn: int, part: int | None) -> _Live:
         live = self._streams.get(key)
@@ -125,6 +144,10 @@ class LlStore:
         data = self._files.get(key)
         if data is not None:
             return data
+        parts = self._joins.get(key)
+        if parts is not None:  # a new segment, maybe not on disk yet: its parts, end to end
+            datas = [self._files.get(p) for p in parts]
+            return b"".join(d for d in datas if d is not None) if all(d is not None for d in datas) else None
         m = _PART_NAME.match(os.path.basename(key))
         if m is None:
             return None
@@ -143,8 +166,8 @@ def live_path(root: str, url_path: str) -> str | None:
     """The real path a URL names under ``root`` (which may not exist on disk)."""
     if ".." in url_path or "\x00" in url_path:
         return None
-    base = os.path.realpath(root)
-    target = os.path.realpath(os.path.join(base, url_path.lstrip("/")))
+    base = _real_dir(root)
+    target = _real(os.path.join(base, url_path.lstrip("/")))
     return target if target.startswith(base + os.sep) else None
 
 
