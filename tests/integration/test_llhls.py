@@ -4,7 +4,6 @@ the newest segments from memory, plain HLS on disk, bad blocking requests refuse
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import time
 from pathlib import Path
@@ -130,7 +129,7 @@ async def test_bad_blocking_requests_and_timeouts(tmp_path: Path) -> None:
             # Segments that are complete are answered at once; older parts left memory with them.
             assert (await get(http, f"{base}/s.m3u8?_HLS_msn={last}"))[0] == 200
             status, data, _ = await get(http, f"{base}/{p.segments[-1].uri}")
-            assert status == 200 and mp4.read_fragments(data), (p.segments[-1].uri, sorted(os.listdir(tmp_path / "html" / "live")))
+            assert status == 200 and mp4.read_fragments(data)
     finally:
         await r.app.stop(graceful=False)
 

@@ -377,6 +377,8 @@ def test_mp4_new_codec_configuration_starts_a_new_file() -> None:
     msgs = BBB[:200] + [m.with_timestamp(m.timestamp + 10_000) for m in avatar[:200] if m.kind != DATA]
     out = files(record(MP4, msgs))
     assert len(out) == 2
-    sizes = [(t.width, t.height) for data in out.values() for t in mp4.read_init(data) if t.handler == mp4.VIDE]
+    sizes = [
+        (t.width, t.height) for data in out.values() for t in mp4.read_init(data) if t.handler == mp4.VIDE
+    ]
     assert sizes == [(640, 360), (768, 320)]
     assert len(files(record(CFG, msgs))) == 1

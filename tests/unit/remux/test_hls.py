@@ -150,7 +150,15 @@ def test_fmp4_segments_follow_their_init_segment() -> None:
 
 @pytest.mark.parametrize("fmp4", [False, True])
 def test_keys_encrypt_every_segment_and_rotate(fmp4: bool) -> None:
-    cfg = replace(CFG, keys=True, fragments_per_key=2, use_fmp4=fmp4, window_s=60.0, key_file_path="/keys", key_url="/hls")
+    cfg = replace(
+        CFG,
+        keys=True,
+        fragments_per_key=2,
+        use_fmp4=fmp4,
+        window_s=60.0,
+        key_file_path="/keys",
+        key_url="/hls",
+    )
     seg = HlsSegmenter(cfg, vhost="v", app="live", stream="s")
     actions = run(seg, MSGS) + seg.on_unpublish(0)
     keys = {a.path: a.data for a in actions if isinstance(a, WriteFile) and a.path.endswith(".key")}
