@@ -11,6 +11,7 @@ import pytest
 
 from support.checks import Tolerance, assert_plays_like
 from support.media import clip
+from support.pyav import PyavPublisher
 from support.server import StartServer
 from support.tools import Clients, ProbeResult, probe, publish_file, publish_raw_flv
 
@@ -125,9 +126,15 @@ def test_hls_of_mp3_and_audio_only_streams(
 def test_hls_of_enhanced_rtmp_hevc(
     mode: str, start_srs: StartServer, stream_name: str, clients: Clients
 ) -> None:
-    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC, sent tag for tag) becomes HEVC in TS or fMP4 segments."""
+    """hevc.flv (Enhanced RTMP ``hvc1`` + AAC) becomes HEVC in TS segments (sent tag for tag by
+    ffmpeg's data muxer) or fMP4 segments (published by PyAV's newer FFmpeg, as a user would)."""
     srs = start_srs(vhost_body=MODES[mode])
     for _ in range(2):  # the second publish brings the packets after the first one's last
+        if mode == "fmp4":
+            publisher = PyavPublisher(srs.rtmp_url(stream_name), clip("hevc.flv"), realtime=False)
+            publisher.start()
+            assert publisher.finish(timeout_s=45) == 250 + 432
+            continue
         pub = clients.add(publish_raw_flv(srs.rtmp_url(stream_name), clip("hevc.flv")))
         _, err = pub.communicate(timeout=45)
         assert pub.returncode == 0, f"publisher failed: {err.decode(errors='replace')}"
