@@ -73,6 +73,8 @@ class ErrorCode(IntEnum):
     HTTP_STATUS_INVALID = 4005  # a hook answered with a status other than 200/201
     STREAM_CASTER_FLV_TAG = 4024
     HTTP_JSONP = 4058
+    RTC_SDP_DECODE = 5012  # ERROR_RTC_SDP_DECODE: an SDP that does not parse
+    RTC_SDP_EXCHANGE = 5018  # ERROR_RTC_SDP_EXCHANGE: an offer we cannot answer
 
 
 class SrsError(Exception):
@@ -149,3 +151,9 @@ class AccessDeniedError(SrsError):
     """A client is refused by vhost/security/refer/hook policy."""
 
     code = ErrorCode.RTMP_ACCESS_DENIED
+
+
+class SdpNegotiateError(SrsError):
+    """A WebRTC offer has nothing we can answer (SRS ``ERROR_RTC_SDP_EXCHANGE``)."""
+
+    code = ErrorCode.RTC_SDP_EXCHANGE
