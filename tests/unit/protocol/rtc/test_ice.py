@@ -81,18 +81,20 @@ def test_a_binding_request_is_checked_and_the_answer_reads_back_in_aioice() -> N
     assert v6.attributes["XOR-MAPPED-ADDRESS"] == ("2001:db8::1", 4444)
 
 
+# Each case with an id: the requests carry random transaction ids, and every xdist worker must
+# collect the same test names.
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        (request(pwd="x" * 32), "MESSAGE-INTEGRITY"),
-        (request(integrity=False), "MESSAGE-INTEGRITY"),
-        (request(fingerprint=False), "FINGERPRINT"),
-        (request(username="other:cliufrag"), "unknown ufrag"),
-        (request(username="nocolon"), "USERNAME"),
-        (request(klass=stun.Class.INDICATION), "not a binding request"),
-        (request(method=stun.Method.ALLOCATE), "not a binding request"),
-        (request()[:-1], "stun"),
-        (b"\x00\x01\x00\x00", "stun"),
+        pytest.param(request(pwd="x" * 32), "MESSAGE-INTEGRITY", id="wrong-password"),
+        pytest.param(request(integrity=False), "MESSAGE-INTEGRITY", id="no-integrity"),
+        pytest.param(request(fingerprint=False), "FINGERPRINT", id="no-fingerprint"),
+        pytest.param(request(username="other:cliufrag"), "unknown ufrag", id="unknown-ufrag"),
+        pytest.param(request(username="nocolon"), "USERNAME", id="bad-username"),
+        pytest.param(request(klass=stun.Class.INDICATION), "not a binding request", id="indication"),
+        pytest.param(request(method=stun.Method.ALLOCATE), "not a binding request", id="allocate"),
+        pytest.param(request()[:-1], "stun", id="truncated"),
+        pytest.param(b"\x00\x01\x00\x00", "stun", id="header-only"),
     ],
 )
 def test_bad_requests_are_refused(data: bytes, why: str) -> None:
