@@ -42,12 +42,20 @@ def recordings(srs: SrsProcess, stream: str, ext: str) -> Path:
 
 
 def wait_closed(d: Path, stream: str, ext: str, timeout_s: float = 20) -> list[Path]:
-    """The recordings once none is still being written (no ``.tmp`` left)."""
+    """The recordings once none is still being written (no ``.tmp`` left) for half a second: a
+    segment plan closes one file before it opens the next, so one look could fall in between."""
     deadline = time.monotonic() + timeout_s
+    settled: list[Path] | None = None
+    since = 0.0
     while time.monotonic() < deadline:
         done = sorted(d.glob(f"{stream}.*.{ext}")) if d.exists() else []
         if done and not list(d.glob(f"{stream}.*.tmp")):
-            return done
+            if done != settled:
+                settled, since = done, time.monotonic()
+            elif time.monotonic() - since >= 0.5:
+                return done
+        else:
+            settled = None
         time.sleep(0.1)
     raise TimeoutError(f"recordings of {stream} in {d}: {list(d.iterdir()) if d.exists() else 'none'}")
 
