@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -145,7 +146,7 @@ class FileSink:
         """Never limited."""
 
 
-class FileOutputs:
+class FileOutputs(ABC):
     """Every stream's output of one kind; the app registers :meth:`on_publish` with the context.
     A subclass names the output and says which config block turns it on and how to segment."""
 
@@ -164,12 +165,13 @@ class FileOutputs:
         self._disposals: dict[str, asyncio.TimerHandle] = {}
         self._retired: dict[int, asyncio.TimerHandle] = {}  # replaced segmenters' disposals
 
+    @abstractmethod
     def config(self, vhost: VhostConfig) -> Any:
         """The vhost's config block of this output, or None when it is off."""
-        raise NotImplementedError
 
+    @abstractmethod
     def make(self, cfg: Any, vhost: VhostConfig, req: Request) -> Segmenter:
-        raise NotImplementedError
+        """A segmenter for one stream with ``cfg``."""
 
     def describe(self, seg: Segmenter) -> str:
         return ""

@@ -14,6 +14,7 @@ minimal one are likewise opaque, so that ``bytes(parse_packet(x)) == x`` for eve
 from __future__ import annotations
 
 import struct
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -63,7 +64,7 @@ def _split(data: bytes) -> tuple[int, int, bytes, bytes]:
     return data[0] & 0x1F, data[1], bytes(data[4:end]), padding
 
 
-class RtcpPacket:
+class RtcpPacket(ABC):
     """Base of every RTCP packet: ``parse`` from the packet's bytes, ``bytes()`` back."""
 
     padding: bytes
@@ -78,10 +79,13 @@ class RtcpPacket:
 
     @classmethod
     def _from_body(cls, count: int, pt: int, body: bytes, padding: bytes) -> RtcpPacket:
-        raise NotImplementedError
+        """The packet from its header's count and type, its body and its padding. The feedback
+        messages (NACK, TWCC, PLI, FIR, REMB) are decoded by their family (RTPFB, PSFB) instead."""
+        raise ParseError(f"{cls.__name__} is decoded by its feedback family, not on its own")
 
+    @abstractmethod
     def _head(self) -> tuple[int, int, bytes]:
-        raise NotImplementedError
+        """(count, packet type, body) for the common header."""
 
     def __bytes__(self) -> bytes:
         count, pt, body = self._head()
