@@ -447,7 +447,10 @@ class Probe:
             self._sample(body, t, self.audio_latencies_ms)
 
     def _sample(self, body: bytes, t: float, into: list[float]) -> None:
-        sent = self.publisher.sent_at.get(zlib.crc32(body))
+        self._record(self.publisher.sent_at.get(zlib.crc32(body)), t, into)
+
+    def _record(self, sent: float | None, t: float, into: list[float]) -> None:
+        """One frame sent at ``sent`` (None: not recognised) and received at ``t``."""
         if sent is None or sent > t:
             self.unmatched += 1
         else:
@@ -571,6 +574,10 @@ class FlvProbe(Probe, asyncio.Protocol):
             del self._buf[: end + 4]
             self._head_done = True
         body = self._dechunk() if self._chunked else self._take_all()
+        self.on_body(body, t)
+
+    def on_body(self, body: bytes, t: float) -> None:
+        """Bytes of the response body that arrived at ``t``: FLV tags."""
         try:
             tags = self._flv.feed(body)
         except SrsError as e:
@@ -635,26 +642,7 @@ class TsProbe(FlvProbe):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self._ts = TsDemuxer()
 
-    def data_received(self, data: bytes) -> None:
-        t = now()
-        if not self.bytes:
-            self.step("first_byte", t)
-        self.bytes += len(data)
-        self._buf += data
-        if not self._head_done:
-            end = self._buf.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            head = bytes(self._buf[:end]).lower()
-            status = head.split(b"\r\n")[0]
-            if b" 200 " not in status + b" ":
-                self.failed = f"http: {status!r}"
-                self.close()
-                return
-            self._chunked = b"transfer-encoding: chunked" in head
-            del self._buf[: end + 4]
-            self._head_done = True
-        body = self._dechunk() if self._chunked else self._take_all()
+    def on_body(self, body: bytes, t: float) -> None:
         for f in self._ts.feed(body):
             video = f.stream_type in _TS_VIDEO
             stamp = f.dts if video and f.dts is not None else f.pts
@@ -678,9 +666,4 @@ class TsProbe(FlvProbe):
             sent = self.publisher.sent_ts.get((key[0], key[1] + 1)) or self.publisher.sent_ts.get(
                 (key[0], key[1] - 1)
             )
-        if sent is None or sent > t:
-            self.unmatched += 1
-        else:
-            ms = (t - sent) * 1000
-            into.append(ms)
-            self.latencies_ms.append(ms)
+        self._record(sent, t, into)
