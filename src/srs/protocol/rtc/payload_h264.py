@@ -13,6 +13,7 @@ STAP-B, MTAP and FU-B (interleaved mode 2) are refused with :class:`ParseError`,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from srs.protocol.rtc.payload import (
@@ -103,21 +104,6 @@ def parse_payload(payload: bytes) -> list[Unit]:
     raise ParseError(f"H.264 RTP payload type {kind} not supported (packetization-mode 1)")
 
 
-def assembler(
-    *,
-    wait_keyframe: bool = True,
-    max_wait_ms: int = 100,
-    nack_after_ms: int = 10,
-    capacity: int = 1024,
-    start_hold_ms: int | None = None,
-) -> FrameAssembler:
-    """A :class:`FrameAssembler` for H.264 (arguments as its constructor)."""
-    return FrameAssembler(
-        parse_payload,
-        is_keyframe,
-        wait_keyframe=wait_keyframe,
-        max_wait_ms=max_wait_ms,
-        nack_after_ms=nack_after_ms,
-        capacity=capacity,
-        start_hold_ms=start_hold_ms,
-    )
+# A :class:`FrameAssembler` for H.264: ``assembler(wait_keyframe=..., max_wait_ms=...)`` takes the
+# constructor's keyword arguments.
+assembler = functools.partial(FrameAssembler, parse_payload, is_keyframe)

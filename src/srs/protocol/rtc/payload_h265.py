@@ -8,6 +8,7 @@ packetizes H.264: VPS, SPS and PPS in one AP before each IRAP picture, other NAL
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from srs.protocol.rtc.payload import (
@@ -101,21 +102,6 @@ def parse_payload(payload: bytes) -> list[Unit]:
     raise ParseError(f"H.265 RTP payload type {kind} not supported")
 
 
-def assembler(
-    *,
-    wait_keyframe: bool = True,
-    max_wait_ms: int = 100,
-    nack_after_ms: int = 10,
-    capacity: int = 1024,
-    start_hold_ms: int | None = None,
-) -> FrameAssembler:
-    """A :class:`FrameAssembler` for H.265 (arguments as its constructor)."""
-    return FrameAssembler(
-        parse_payload,
-        is_keyframe,
-        wait_keyframe=wait_keyframe,
-        max_wait_ms=max_wait_ms,
-        nack_after_ms=nack_after_ms,
-        capacity=capacity,
-        start_hold_ms=start_hold_ms,
-    )
+# A :class:`FrameAssembler` for H.265: ``assembler(wait_keyframe=..., max_wait_ms=...)`` takes the
+# constructor's keyword arguments.
+assembler = functools.partial(FrameAssembler, parse_payload, is_keyframe)
