@@ -337,14 +337,25 @@ def _fb(body: bytes) -> tuple[int, int, bytes]:
 
 
 @dataclass(slots=True)
-class RtcpRtpfb(RtcpPacket):
-    """Transport-layer feedback with an FMT we keep opaque."""
+class _OpaqueFeedback(RtcpPacket):
+    """A feedback message kept as its FMT and FCI (the family's packet type is ``PT``)."""
 
+    PT: ClassVar[int] = 0
     fmt: int = 0
     sender_ssrc: int = 0
     media_ssrc: int = 0
     fci: bytes = b""
     padding: bytes = b""
+
+    def _head(self) -> tuple[int, int, bytes]:
+        return self.fmt, self.PT, _FB.pack(self.sender_ssrc, self.media_ssrc) + self.fci
+
+
+@dataclass(slots=True)
+class RtcpRtpfb(_OpaqueFeedback):
+    """Transport-layer feedback with an FMT we keep opaque."""
+
+    PT: ClassVar[int] = PT_RTPFB
 
     @classmethod
     def _from_body(cls, count: int, pt: int, body: bytes, padding: bytes) -> RtcpPacket:
@@ -357,9 +368,6 @@ class RtcpRtpfb(RtcpPacket):
         if count == FMT_TWCC:
             return RtcpTwcc(sender, media, TwccFeedback.parse(fci), padding)
         return cls(count, sender, media, fci, padding)
-
-    def _head(self) -> tuple[int, int, bytes]:
-        return self.fmt, PT_RTPFB, _FB.pack(self.sender_ssrc, self.media_ssrc) + self.fci
 
 
 @dataclass(slots=True)
@@ -425,14 +433,10 @@ class RtcpTwcc(RtcpPacket):
 
 
 @dataclass(slots=True)
-class RtcpPsfb(RtcpPacket):
+class RtcpPsfb(_OpaqueFeedback):
     """Payload-specific feedback with an FMT (or FCI) we keep opaque."""
 
-    fmt: int = 0
-    sender_ssrc: int = 0
-    media_ssrc: int = 0
-    fci: bytes = b""
-    padding: bytes = b""
+    PT: ClassVar[int] = PT_PSFB
 
     @classmethod
     def _from_body(cls, count: int, pt: int, body: bytes, padding: bytes) -> RtcpPacket:
@@ -455,9 +459,6 @@ class RtcpPsfb(RtcpPacket):
                 ssrcs = list(struct.unpack_from(f"!{num}I", fci, 8))
                 return RtcpRemb(sender, media, exp, mantissa, ssrcs, padding)
         return cls(count, sender, media, fci, padding)
-
-    def _head(self) -> tuple[int, int, bytes]:
-        return self.fmt, PT_PSFB, _FB.pack(self.sender_ssrc, self.media_ssrc) + self.fci
 
 
 @dataclass(slots=True)
