@@ -18,7 +18,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO
 
@@ -26,6 +26,7 @@ from srs.config import VhostConfig
 from srs.media.consumer import Consumer
 from srs.media.message import MediaMessage
 from srs.media.source import Source
+from srs.output.feed import FeedSink, FeedWire
 from srs.protocol.request import Request
 from srs.remux.dvr import Action, AppendFile, CloseFile, DvrClosed, DvrPlan, OpenFile, applies, inside
 
@@ -39,22 +40,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-class _DvrWire:
-    """A wire whose ``encode`` hands each message, once and in order, to the plan."""
-
-    __slots__ = ("key", "sink")
-    preamble = b""
-
-    def __init__(self, sink: DvrSink) -> None:
-        self.sink = sink
-        self.key: Hashable = ("dvr", id(sink))
-
-    def encode(self, msg: MediaMessage) -> bytes:
-        self.sink.on_message(msg)
-        return b""
-
-
-class DvrSink:
+class DvrSink(FeedSink):
     """The Source's consumer for one stream's recording (a :class:`~srs.media.consumer.Sink`).
 
     ``file``, ``path``, ``ok`` and ``failing`` belong to the worker thread.
@@ -66,32 +52,20 @@ class DvrSink:
         self.plan = plan
         self.cid = cid
         self.req = req
-        self.wire = _DvrWire(self)
+        self.wire = FeedWire(self.on_message, ("dvr", id(self)))
         self.done = False
         self.file: BinaryIO | None = None
         self.path = ""
         self.ok = False  # the current file is open and every action on it worked
         self.failing = False  # an error was logged and nothing worked since
 
-    def choose_wire(self, first: Sequence[MediaMessage]) -> _DvrWire:
-        return self.wire
-
     def on_message(self, msg: MediaMessage) -> None:
         if not self.done:
             self.dvr.submit(self.plan.on_message(msg, _now_ms()), self)
 
-    def write(self, bufs: list[bytes], nbytes: int) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
     def on_unpublish(self) -> None:
         self.finish()
         self.dvr.stopped(self.url, self)
-
-    def on_limit_reached(self) -> None:
-        """Never limited."""
 
     def finish(self) -> None:
         if not self.done:

@@ -21,7 +21,7 @@ import logging
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from srs.media.consumer import Consumer
 from srs.media.message import AUDIO, VIDEO, MediaMessage
 from srs.media.source import Source
 from srs.output.carry import carry_over, owned
+from srs.output.feed import FeedSink, FeedWire
 from srs.protocol.request import Request
 from srs.remux.hls import Action, SegmentClosed, WriteFile
 from srs.remux.llhls import LiveUpdate
@@ -70,22 +71,7 @@ def perform(action: Action) -> None:
             os.unlink(action.path)
 
 
-class _FileWire:
-    """A wire whose ``encode`` hands each message, once and in order, to the segmenter."""
-
-    __slots__ = ("key", "sink")
-    preamble = b""
-
-    def __init__(self, sink: FileSink) -> None:
-        self.sink = sink
-        self.key: Hashable = ("file", id(sink))
-
-    def encode(self, msg: MediaMessage) -> bytes:
-        self.sink.on_message(msg)
-        return b""
-
-
-class FileSink:
+class FileSink(FeedSink):
     """The Source's consumer for one stream's output (a :class:`~srs.media.consumer.Sink`)."""
 
     def __init__(
@@ -99,10 +85,7 @@ class FileSink:
         self.failing = False  # a file action failed and nothing succeeded since (worker thread only)
         self.segmenter = segmenter
         self.next: Segmenter | None = None  # a reload's segmenter, taking over at the next keyframe
-        self.wire = _FileWire(self)
-
-    def choose_wire(self, first: Sequence[MediaMessage]) -> _FileWire:
-        return self.wire
+        self.wire = FeedWire(self.on_message, ("file", id(self)))
 
     def on_message(self, msg: MediaMessage) -> None:
         # A reload's segmenter takes over at a keyframe (audio-only: at the next frame).
@@ -129,21 +112,12 @@ class FileSink:
                     self.hls.submit(new.on_message(sh.with_timestamp(timestamp), now), self)
         log.info("%s: %s reloaded -> %s", self.hls.name, self.url, self.hls.describe(new))
 
-    def write(self, bufs: list[bytes], nbytes: int) -> bool:
-        return True
-
-    def writable(self) -> bool:
-        return True
-
     def on_unpublish(self) -> None:
         if self.next is not None:
             self.switch(None)
         self.hls.submit(self.segmenter.on_unpublish(int(time.time() * 1000)), self)
         self.hls.stopped(self.url)
         self.hls.dispose_later(self)
-
-    def on_limit_reached(self) -> None:
-        """Never limited."""
 
 
 class FileOutputs(ABC):
