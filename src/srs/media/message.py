@@ -37,7 +37,7 @@ class MediaMessage:
     :meth:`with_timestamp` to get a re-timed copy.
     """
 
-    __slots__ = ("codec", "keyframe", "kind", "payload", "sequence_header", "timestamp")
+    __slots__ = ("codec", "keyframe", "kind", "payload", "rtp", "sequence_header", "timestamp")
 
     def __init__(
         self,
@@ -48,6 +48,7 @@ class MediaMessage:
         keyframe: bool = False,
         sequence_header: bool = False,
         codec: int = 0,
+        rtp: tuple[bytes, ...] | None = None,
     ) -> None:
         self.kind = kind
         self.timestamp = timestamp
@@ -55,8 +56,11 @@ class MediaMessage:
         self.keyframe = keyframe
         self.sequence_header = sequence_header
         self.codec = codec
-
-    @property
+        # RTP payloads this message came in as (a WebRTC publisher), kept so that WebRTC players get
+        # them as they were (no re-packetizing, no audio transcoding): a video frame's payloads in
+        # order (marker on the last), or the Opus packets received since the previous audio message
+        # (audio messages carry the AAC made from them; the Opus goes to WebRTC players as it came).
+        self.rtp = rtp
     def is_audio(self) -> bool:
         return self.kind == AUDIO
 
@@ -78,6 +82,7 @@ class MediaMessage:
             keyframe=self.keyframe,
             sequence_header=self.sequence_header,
             codec=self.codec,
+            rtp=self.rtp,
         )
 
     def __repr__(self) -> str:
