@@ -34,6 +34,7 @@ from srs.server.hls_play import HlsPlay
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.llhls import LlStore
+from srs.server.rtc.server import RtcServer
 from srs.server.rtmp import serve_rtmp
 from srs.util import log as srslog
 
@@ -182,6 +183,7 @@ class App:
         self.stopped = asyncio.Event()
         self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
+        self.rtc: RtcServer | None = None  # rtc_server: WebRTC media port(s)
 
     # ------------------------------------------------------------------ start
 
@@ -209,6 +211,10 @@ class App:
             log.warning("%s", line)
         for ep in self.config.listen:
             await self._start_rtmp(ep)
+        if self.config.rtc_server.enabled:
+            self.rtc = RtcServer(ctx)
+            await self.rtc.start()
+            ctx.rtc = self.rtc
         await self._start_http()
         self._schedule_tick()
         log.info(
@@ -499,6 +505,8 @@ class App:
             await asyncio.sleep(0.05)
         else:
             ctx.close_all("server stopping")
+        if self.rtc is not None:
+            await self.rtc.stop()
         await self._stop_http()
         ctx.pacer.close()
         self.hls.close()

@@ -71,13 +71,14 @@ def split_frames(data: bytes) -> Iterator[bytes]:
 class _Track:
     """One kind's SSRC, payload type, 16-bit sequence counter and retransmission ring."""
 
-    __slots__ = ("cache", "pt", "seq", "ssrc")
+    __slots__ = ("cache", "last_ts", "pt", "seq", "ssrc")
 
     def __init__(self, ssrc: int, pt: int) -> None:
         self.ssrc = ssrc
         self.pt = pt
         self.seq = 0  # the next sequence number (SRS starts its counters at 0 too)
         self.cache: list[tuple[int, bytes] | None] = [None] * CACHE_PACKETS
+        self.last_ts: int | None = None  # RTP timestamp of the newest packet (players' sender reports)
 
     def packets(self, payloads: Sequence[tuple[bytes, bool, int]]) -> bytes:
         """``(payload, marker, timestamp)`` -> framed packets, numbered and cached."""
@@ -92,6 +93,8 @@ class _Track:
             out += payload
             seq = (seq + 1) & 0xFFFF
         self.seq = seq
+        if payloads:
+            self.last_ts = payloads[-1][2] & 0xFFFFFFFF
         return bytes(out)
 
     def get(self, seq: int) -> bytes | None:
