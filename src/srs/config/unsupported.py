@@ -2,9 +2,9 @@
 
 The server implements today: ``listen``, ``chunk_size``, ``pid``, ``daemon``, the log settings,
 ``max_connections``, ``server_id``, ``work_dir``, ``http_api`` (incl. ``raw_api``, ``auth``,
-``https``), ``http_server`` (incl. ``https``), ``exporter``, ``heartbeat`` and ``vhost.{enabled,
-min_latency, tcp_nodelay, chunk_size, in_ack_size, out_ack_size, play.*, publish.*, http_remux.*,
-http_hooks.*, security.*, refer.*}``. Everything else is in
+``https``), ``http_server`` (incl. ``https``), ``exporter``, ``heartbeat``, ``rtc_server`` and
+``vhost.{enabled, min_latency, tcp_nodelay, chunk_size, in_ack_size, out_ack_size, play.*, publish.*,
+http_remux.*, http_hooks.*, security.*, refer.*, rtc.*}``. Everything else is in
 :data:`UNSUPPORTED`; :func:`find_unsupported` lists each one the config turns on, with its
 location, so the app can say so once at startup instead of silently misreading the config.
 """
@@ -56,7 +56,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("circuit_breaker", "enabled", True),
     Unsupported("tencentcloud_cls"),
     Unsupported("tencentcloud_apm"),
-    Unsupported("rtc_server"),
     Unsupported("srt_server"),
     Unsupported("stream_caster"),
     Unsupported("stats", "enabled", True),
@@ -68,7 +67,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("vhost.exec"),
     Unsupported("vhost.ingest"),
     Unsupported("vhost.transcode"),
-    Unsupported("vhost.rtc"),
     Unsupported("vhost.srt"),
 )
 

@@ -30,6 +30,7 @@ from srs.control.api_base import (
 )
 from srs.control.api_system import summaries, summaries_data
 from srs.server.http import CTX
+from srs.server.rtc import signal as rtc_signal
 
 __all__ = [
     "ApiDeps",
@@ -159,6 +160,7 @@ def add_routes(app: web.Application, deps: ApiDeps, *, index: bool = True) -> No
     for path, fn in _ROUTES:
         r.add_route("*", path, handler(deps, fn))
     r.add_route("*", "/console/{tail:.*}", _console)
+    rtc_signal.add_routes(app)  # /rtc/v1/{whip,whep,whip-play,play,publish}/ (SRS: on the API mux)
     if index:
         r.add_route("*", "/", handler(deps, root))
         r.add_route("*", "/{tail:.*}", handler(deps, root))

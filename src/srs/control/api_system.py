@@ -320,7 +320,8 @@ def features(deps: ApiDeps, request: web.Request) -> Body:
     }
     data = {
         "options": f"python={sys.version.split()[0]}",
-        "options2": "",
+        # SRS reports RTC in its configure flags (SRS_CONFIGURE has --rtc=on|off), not in features.
+        "options2": "--rtc=on" if deps.ctx.rtc is not None else "--rtc=off",
         "build": build,
         "build2": build2,
         "features": feats,

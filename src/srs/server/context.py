@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from srs.server.hls_play import HlsPlay
     from srs.server.http_conn import HttpConnections
     from srs.server.llhls import LlStore
+    from srs.server.rtc.spec import RtcSessions
 
 # An output (HLS, DVR, ...) that starts for each publish: (source, vhost, request).
 OnPublish = Callable[["Source", VhostConfig, "Request"], None]
@@ -130,6 +131,7 @@ class ServerContext:
         self.outputs: list[OnPublish] = []  # the app wires the file outputs (HLS, ...)
         self.hls_play: HlsPlay | None = None  # HLS sessions (hls_ctx), wired by the app
         self.llhls: LlStore | None = None  # LL-HLS served from memory, wired by the app
+        self.rtc: RtcSessions | None = None  # the WebRTC media side (rtc_server), wired by the app
         self._last_sweep = 0.0
         self._watched: set[Watched] = set()
         # The control plane (hooks, security, stats): wired by the app, allow-all until then.

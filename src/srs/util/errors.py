@@ -75,6 +75,11 @@ class ErrorCode(IntEnum):
     HTTP_JSONP = 4058
     RTC_SDP_DECODE = 5012  # ERROR_RTC_SDP_DECODE: an SDP that does not parse
     RTC_SDP_EXCHANGE = 5018  # ERROR_RTC_SDP_EXCHANGE: an offer we cannot answer
+    RTC_API_BODY = 5019  # ERROR_RTC_API_BODY: the legacy API body is not a JSON object
+    RTC_DISABLED = 5021  # ERROR_RTC_DISABLED: rtc_server or the vhost's rtc is off
+    RTC_INVALID_PARAMS = 5023  # ERROR_RTC_INVALID_PARAMS
+    RTC_INVALID_SESSION = 5036  # ERROR_RTC_INVALID_SESSION: DELETE without/with a wrong token
+    RTC_INVALID_ICE = 5037  # ERROR_RTC_INVALID_ICE: ice-ufrag/ice-pwd of a bad length
 
 
 class SrsError(Exception):

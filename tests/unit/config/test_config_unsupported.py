@@ -30,7 +30,7 @@ def test_supported_today_reports_nothing() -> None:
             "vhost v {\n enabled on;\n hds { enabled on; }\n}\n",
             "u.conf:4: directive 'vhost.hds' is not supported yet",
         ),
-        ("rtc_server {\n enabled on;\n}\n", "u.conf:2: directive 'rtc_server' is not supported yet"),
+        ("srt_server {\n enabled on;\n}\n", "u.conf:2: directive 'srt_server' is not supported yet"),
         ("vhost v {\n mode remote;\n}\n", "u.conf:3: directive 'vhost.cluster' is not supported yet"),
         (
             "vhost v {\n ingest a { enabled on; }\n ingest b { enabled on; }\n}\n",
@@ -58,6 +58,15 @@ def test_reported_with_location(text: str, line: str) -> None:
 )
 def test_disabled_features_are_not_reported(text: str) -> None:
     assert parse_text("listen 1935;\n" + text).unsupported == ()
+
+
+def test_webrtc_is_supported() -> None:
+    # rtc_server and vhost rtc are read in full (signalling: srs.server.rtc.signal).
+    text = (
+        "listen 1935;\nrtc_server { enabled on; listen 8000; tcp { enabled on; listen 8000; } protocol all;"
+        " candidate $CANDIDATE; }\nvhost v { rtc { enabled on; rtmp_to_rtc on; rtc_to_rtmp on; } }\n"
+    )
+    assert parse_text(text).unsupported == ()
 
 
 def test_env_enabled_feature_reported_once() -> None:
