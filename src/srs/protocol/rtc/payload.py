@@ -244,6 +244,7 @@ class Frame:
     timestamp: int
     nalus: list[bytes] = field(default_factory=list)
     keyframe: bool = False
+    payloads: tuple[bytes, ...] = ()  # the RTP payloads it came in, in order (relayed as they came)
 
     def __repr__(self) -> str:
         k = ", key" if self.keyframe else ""
@@ -293,6 +294,7 @@ class FrameAssembler:
         self._ts: int | None = None
         self._broken = False
         self._nalus: list[bytes] = []
+        self._payloads: list[bytes] = []
         self._fu: bytearray | None = None
 
     def push(
@@ -339,6 +341,7 @@ class FrameAssembler:
                 self._broken = True
                 self._gap = False
             self._add(ev.payload)
+            self._payloads.append(ev.payload)
             if ev.marker:
                 out += self._finish()
         return out
@@ -374,7 +377,8 @@ class FrameAssembler:
     def _finish(self) -> list[Frame]:
         assert self._ts is not None
         ts, nalus, broken = self._ts, self._nalus, self._broken or self._fu is not None
-        self._ts, self._nalus, self._broken, self._fu = None, [], False, None
+        payloads = tuple(self._payloads)
+        self._ts, self._nalus, self._payloads, self._broken, self._fu = None, [], [], False, None
         if broken:
             self.stats.dropped += 1
             self.keyframe_request = True
@@ -389,7 +393,7 @@ class FrameAssembler:
             return []
         self._waiting = False
         self.stats.frames += 1
-        return [Frame(ts, nalus, key)]
+        return [Frame(ts, nalus, key, payloads)]
 
 
 def packetize_nalus(
