@@ -328,3 +328,165 @@ def hls_players(chromium: Chromium) -> Iterator[OpenPlayer]:
         if p.console:
             print(f"----- browser console ({p.page_url}) -----\n" + "\n".join(p.console[-100:]))
         p.close()
+
+
+# ------------------------------------------------------------------------------------------ WebRTC
+
+RTC_ARGS = [
+    "--use-fake-device-for-media-stream",  # a test pattern and a beep instead of a camera
+    "--use-fake-ui-for-media-stream",  # getUserMedia granted without a prompt
+    "--allow-loopback-in-peer-connection",  # gather 127.0.0.1 host candidates
+    # real host addresses in the SDP, not <uuid>.local mDNS names (a non-lite peer must resolve them)
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--enforce-webrtc-ip-permission-check=false",
+]
+RTC_PAGES = ("rtc.js", "whip.html", "whep.html")
+
+
+class PageServer:
+    """Serves tests/web's WebRTC pages on ``http://127.0.0.1:<port>/`` (getUserMedia needs a
+    trustworthy origin) from an aiohttp app in its own thread, so sync and asyncio tests can both
+    use it. ``proxy="http://127.0.0.1:1985"`` forwards ``/rtc/...`` there: the pages then signal
+    same-origin (``/rtc/v1/whip/?...``) and no CORS is involved."""
+
+    def __init__(self, proxy: str | None = None) -> None:
+        import asyncio
+        import threading
+
+        self.proxy = proxy
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="rtc-pages", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("page server did not start")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        from aiohttp import ClientSession, web
+
+        async def page(request: web.Request) -> web.StreamResponse:
+            name = request.match_info["name"]
+            if name not in RTC_PAGES:
+                raise web.HTTPNotFound()
+            return web.FileResponse(WEB / name)
+
+        async def forward(request: web.Request) -> web.Response:
+            if self.proxy is None:
+                raise web.HTTPNotFound()
+            async with ClientSession() as http:
+                headers = {
+                    k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept")
+                }
+                async with http.request(
+                    request.method,
+                    self.proxy + str(request.rel_url),
+                    data=await request.read(),
+                    headers=headers,
+                ) as r:
+                    out = {k: v for k, v in r.headers.items() if k.lower() in ("content-type", "location")}
+                    if out.get("Location", "").startswith(self.proxy):  # keep the page same-origin
+                        out["Location"] = out["Location"][len(self.proxy) :]
+                    return web.Response(status=r.status, body=await r.read(), headers=out)
+
+        async def start() -> web.AppRunner:
+            app = web.Application()
+            app.router.add_get("/{name}", page)
+            app.router.add_route("*", "/rtc/{tail:.*}", forward)
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = runner.addresses[0][1]
+            return runner
+
+        self._runner = self._loop.run_until_complete(start())
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+class RtcPage:
+    """One whip.html / whep.html page (playwright async API)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.console: list[str] = []
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+    async def publish(
+        self, url: str, codec: str = "H264", audio: bool = True, video: bool = True
+    ) -> dict[str, Any]:
+        """getUserMedia (fake devices) + WHIP to ``url``: ``{status, location, answer, codecs}``."""
+        opts = {"codec": codec, "audio": audio, "video": video}
+        return await self.page.evaluate("([u, o]) => srsRtc.publish(u, o)", [url, opts])  # type: ignore[no-any-return]
+
+    async def play(self, url: str, codec: str = "H264") -> dict[str, Any]:
+        return await self.page.evaluate("([u, o]) => srsRtc.play(u, o)", [url, {"codec": codec}])  # type: ignore[no-any-return]
+
+    async def stats(self) -> dict[str, Any]:
+        """``{connectionState, inbound: [{kind, codec, framesDecoded, packetsLost, ...}], outbound:
+        [{kind, codec, framesEncoded, packetsSent, ...}], candidatePair, log}``."""
+        return await self.page.evaluate("() => srsRtc.stats()")  # type: ignore[no-any-return]
+
+    async def wait(
+        self, predicate: Callable[[dict[str, Any]], bool], *, timeout_s: float = 15.0, what: str = "condition"
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = await self.stats()
+            if predicate(st):
+                return st
+            if time.monotonic() > deadline or st["connectionState"] == "failed":
+                raise AssertionError(f"waiting for {what}: {st} console={self.console[-20:]}")
+            await self.page.wait_for_timeout(200)
+
+    async def stop(self) -> int | None:
+        """DELETE the Location, close the PC: the DELETE's status."""
+        return await self.page.evaluate("() => srsRtc.stop()")  # type: ignore[no-any-return]
+
+
+@contextlib.asynccontextmanager
+async def rtc_chromium(proxy: str | None = None, executable: str = CHROMIUM) -> Any:
+    """Debian Chromium with fake media devices (:data:`RTC_ARGS`) and a :class:`PageServer`;
+    yields ``open(name)`` -> :class:`RtcPage` (``name``: ``"whip.html"`` or ``"whep.html"``)."""
+    from playwright.async_api import async_playwright
+
+    if not Path(executable).is_file():
+        raise RuntimeError(f"{executable} missing: run scripts/install-system-deps.sh (apt chromium)")
+    pages = PageServer(proxy)
+    profile = tempfile.mkdtemp(prefix="srs-chromium-rtc-")
+    pw = await async_playwright().start()
+    try:
+        context = await pw.chromium.launch_persistent_context(
+            profile, executable_path=executable, headless=True, args=[*CHROMIUM_ARGS, *RTC_ARGS]
+        )
+        opened: list[RtcPage] = []
+
+        async def open_(name: str) -> RtcPage:
+            p = RtcPage(await context.new_page())
+            await p.page.goto(f"{pages.base}/{name}")
+            opened.append(p)
+            return p
+
+        try:
+            yield open_
+        finally:
+            for p in opened:
+                if p.console:
+                    print(f"----- browser console ({p.page.url}) -----\n" + "\n".join(p.console[-50:]))
+            await context.close()
+    finally:
+        await pw.stop()
+        pages.close()
+        shutil.rmtree(profile, ignore_errors=True)
