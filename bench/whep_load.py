@@ -22,10 +22,12 @@ Latency method: the publisher sends the frame with FLV timestamp T (ms) at wall 
 ``t0 + T/1000`` (t0: when it started sending media; it paces on a 5 ms timer); a WebRTC player of
 an RTMP stream gets video RTP timestamps ``T * 90`` (SRS's bridge: FLV ms x 90, the server's
 timeline starting at the publish's first timestamp, which is 0 here). For each new video RTP
-timestamp the player records its arrival wall time; latency = arrival - (t0 + ts/90/1000).
-Error bound: the publisher's own lateness against its schedule, measured from the exact send
-times it records and printed as ``publisher_slip_ms`` (p95/max; a few ms when it is not
-starved), plus the RTP timestamp mapping: a server adding an offset to RTP timestamps makes the
+timestamp the player records its arrival wall time; latency = arrival - (t0 + ts/90/1000), over
+the frames that arrived after the ramp + ``--warmup`` (a new player first gets the GOP cache in a
+burst: old frames, not latency). Error bound: the publisher's own lateness against its schedule
+is included (the numbers are high by up to it), measured from the exact send times it records
+and printed as ``publisher_slip_ms`` (p95/max; about the 5 ms pacing tick when it is not
+starved); wall clocks are one machine's (child processes too). Plus the RTP timestamp mapping: a server adding an offset to RTP timestamps makes the
 numbers meaningless (``latency_suspect`` is set when the median is below -100 ms or above 60 s).
 Only video is measured; audio is transcoded (AAC -> Opus) and has its own timeline.
 """
@@ -128,8 +130,9 @@ def hist_percentile(hist: Counter[int], q: float) -> float | None:
 # --------------------------------------------------------------------------- players
 
 
-def tally(results: list[SessionResult], t0_wall: float) -> dict[str, Any]:
-    """What a process reports: counts, and latency as a 1 ms histogram (mergeable)."""
+def tally(results: list[SessionResult], t0_wall: float, since_wall: float = 0.0) -> dict[str, Any]:
+    """What a process reports: counts, and latency as a 1 ms histogram (mergeable) of the frames
+    that arrived after ``since_wall`` (not the GOP-cache burst a new player gets first)."""
     errors: Counter[str] = Counter()
     kinds: dict[str, Counter[str]] = {"audio": Counter(), "video": Counter()}
     hist: Counter[int] = Counter()
@@ -146,7 +149,8 @@ def tally(results: list[SessionResult], t0_wall: float) -> dict[str, Any]:
             k["expected"] += st.expected
             k["bytes"] += st.bytes
             for ts, wall in st.frame_arrivals:
-                hist[round((wall - (t0_wall + ts / 90 / 1000)) * 1000)] += 1
+                if wall >= since_wall:
+                    hist[round((wall - (t0_wall + ts / 90 / 1000)) * 1000)] += 1
     return {
         "players": len(results),
         "connected": sum(1 for r in results if r.ok),
@@ -158,8 +162,11 @@ def tally(results: list[SessionResult], t0_wall: float) -> dict[str, Any]:
     }
 
 
-async def run_players(url: str, n: int, ramp: float, seconds: float, t0_wall: float) -> dict[str, Any]:
-    """``n`` players started ``ramp`` per second, each kept ``seconds`` after the last started."""
+async def run_players(
+    url: str, n: int, ramp: float, seconds: float, t0_wall: float, warmup: float = 0.0
+) -> dict[str, Any]:
+    """``n`` players started ``ramp`` per second, each kept ``seconds`` after the last started;
+    latency samples from ``warmup`` seconds after the last started."""
     cert = generate_certificate()
     stop = asyncio.Event()
     connector = aiohttp.TCPConnector(limit=0)
@@ -171,10 +178,11 @@ async def run_players(url: str, n: int, ramp: float, seconds: float, t0_wall: fl
             tasks.append(asyncio.ensure_future(s.run(http, url, stop)))
             if ramp > 0 and i % per_s == per_s - 1:
                 await asyncio.sleep(1)
+        since = time.time() + warmup
         await asyncio.sleep(seconds)
         stop.set()
         results = await asyncio.gather(*tasks)
-    return tally(list(results), t0_wall)
+    return tally(list(results), t0_wall, since)
 
 
 async def run_children(a: argparse.Namespace, url: str, t0_wall: float) -> list[dict[str, Any]]:
@@ -283,7 +291,9 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         ramp_s = a.n / a.ramp if a.ramp > 0 else 0
         players: asyncio.Future[list[dict[str, Any]]]
         if a.P <= 1:
-            players = asyncio.ensure_future(_one(run_players(url, a.n, a.ramp, a.window + a.warmup, t0_wall)))
+            players = asyncio.ensure_future(
+                _one(run_players(url, a.n, a.ramp, a.window + a.warmup, t0_wall, a.warmup))
+            )
         else:
             players = asyncio.ensure_future(run_children(a, url, t0_wall))
         await asyncio.sleep(ramp_s + a.warmup)
@@ -340,7 +350,7 @@ def main() -> None:
     a = ap.parse_args()
     raise_nofile()
     if a.child:
-        print(json.dumps(uvloop.run(run_players(a.whep, a.n, a.ramp, a.seconds, a.t0_wall))))
+        print(json.dumps(uvloop.run(run_players(a.whep, a.n, a.ramp, a.seconds, a.t0_wall, a.warmup))))
         return
     a.file = a.file or clip_600k()
     result = uvloop.run(run(a))
