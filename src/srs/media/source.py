@@ -117,6 +117,9 @@ class Source:
         self._flush_scheduled = False
         self._pace_requested = False  # the pacer will call paced_flush
         self._pace_due = False  # ... within its grace: SRS's merged-write rule is met
+        # Consumers whose sink says ``realtime`` (WebRTC players: SRS forces realtime for RTC
+        # consumers); while there is one, every message is due at once, whatever mw_latency says.
+        self._realtime = 0
         self._backlog = False  # a consumer could not take its data at the last flush
         self._pending_since_ms: int | None = None  # wall clock (from tick) when data started waiting
         self._pass: list[Consumer] | None = None  # the consumers of the flush pass under way
@@ -269,7 +272,9 @@ class Source:
         if self._flush_scheduled or self._pace_due:
             return
         s = self.settings
-        due = self._pending > s.mw_msgs and ts - self._pending_start_ts >= s.mw_latency_ms
+        due = self._realtime > 0 or (
+            self._pending > s.mw_msgs and ts - self._pending_start_ts >= s.mw_latency_ms
+        )
         if self._pending >= MW_MSGS_MAX or (due and self._pace is None):
             # A burst (or no pacer): flush after this read.
             self._flush_scheduled = True
@@ -339,6 +344,8 @@ class Source:
                 prefix.append(self.video_sh.with_timestamp(start_ts))
         c = Consumer(self, sink, cursor, prefix)
         self.consumers.append(c)
+        if getattr(sink, "realtime", False):
+            self._realtime += 1
         self.request_flush(c)
         return c
 
@@ -349,6 +356,8 @@ class Source:
             return
         c.closed = True
         c.fast = False
+        if getattr(c.sink, "realtime", False):
+            self._realtime -= 1
         if c.wire is not None:
             self._release_wire(c.wire.key)
         self._trim()

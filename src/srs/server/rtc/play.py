@@ -53,6 +53,7 @@ class RtcPlaySink:
     """The consumer side of a :class:`RtcPlayer`."""
 
     __slots__ = ("player", "sent")
+    realtime = True  # SRS: RTC consumers are realtime (every message flushed at once)
 
     def __init__(self, player: RtcPlayer) -> None:
         self.player = player
