@@ -93,6 +93,26 @@ def test_realtime_every_message_is_due() -> None:
     assert sink.timestamps[-3:] == [40, 45, 80]
 
 
+class RealtimeSink(FakeSink):
+    realtime = True  # as a WebRTC player's sink
+
+
+def test_a_realtime_player_makes_every_message_due_until_it_leaves() -> None:
+    src, loop, pace = make()  # SRS's default merged write (350 ms)
+    (sink,) = started(src, loop, pace)
+    rt = RealtimeSink()
+    consumer = src.create_consumer(rt)
+    loop.run()
+    pace.calls.clear()
+    src.on_message(video(40))
+    assert pace.calls == [(src, True)]
+    pace.run()
+    assert rt.timestamps[-1] == 40 and sink.timestamps[-1] == 40  # everyone gets it at once
+    consumer.close()
+    src.on_message(video(80))
+    assert pace.calls == [(src, True), (src, False)]  # back to merged writes
+
+
 def test_a_burst_is_flushed_without_waiting_for_the_pacer() -> None:
     src, loop, pace = make()
     (sink,) = started(src, loop, pace)
