@@ -93,7 +93,11 @@ class _Tcp(asyncio.Protocol):
                 break
             frame = bytes(buf[pos + 2 : pos + 2 + size])
             pos += 2 + size
-            self.server.dispatch(frame, self.addr, path)
+            try:
+                self.server.dispatch(frame, self.addr, path)
+            except Exception:
+                s = self.server.ice.by_address(self.addr)
+                self.server._failed(s.owner if s is not None else None)
         del buf[:pos]
         if len(buf) > TCP_MAX_FRAME + 2 and self.transport is not None:
             self.transport.close()
@@ -184,9 +188,22 @@ class RtcServer:
         if data and 127 < data[0] < 192:
             s = self.ice.by_address(addr)
             if s is not None:
-                s.owner.on_media(data)  # type: ignore[attr-defined]
+                try:
+                    s.owner.on_media(data)  # type: ignore[attr-defined]
+                except Exception:
+                    self._failed(s.owner)
                 return
-        self.dispatch(data, addr, None, transport)
+        try:
+            self.dispatch(data, addr, None, transport)
+        except Exception:
+            s = self.ice.by_address(addr)
+            self._failed(s.owner if s is not None else None)
+
+    def _failed(self, owner: object) -> None:
+        """A bug met by one session's datagram: that session ends, the port serves everyone else."""
+        log.exception("RTC: a datagram failed in session %s", getattr(owner, "cid", "-"))
+        if isinstance(owner, RtcSession):
+            owner.close("internal error")
 
     def dispatch(
         self,
