@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from srs.protocol.rtc import payload_h264, payload_h265, payload_opus
+from srs.protocol.rtc import payload_h264, payload_h265, payload_opus, payload_vp8
 from srs.protocol.rtc.payload import Fragment, ReorderBuffer
 from srs.util.errors import SrsError
 from unit.protocol.rtc import test_payload_h26x as h26x
 from unit.protocol.rtc import test_payload_opus as opus_cases
+from unit.protocol.rtc import test_payload_vp8 as vp8_cases
 from unit.protocol.rtc.payload_clips import access_units
 
 FUZZ = settings(
@@ -36,7 +37,11 @@ def _seeds(mod: ModuleType, name: str) -> list[bytes]:
     return out
 
 
-SEEDS = {payload_h264: _seeds(payload_h264, "bbb.flv"), payload_h265: _seeds(payload_h265, "hevc.flv")}
+SEEDS = {
+    payload_h264: _seeds(payload_h264, "bbb.flv"),
+    payload_h265: _seeds(payload_h265, "hevc.flv"),
+    payload_vp8: [c[0] for c in vp8_cases.CASES],
+}
 
 
 def mutations(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
@@ -52,7 +57,7 @@ def mutations(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
     return st.one_of(st.binary(max_size=64), mutate())
 
 
-@pytest.mark.parametrize("mod", [payload_h264, payload_h265], ids=["h264", "h265"])
+@pytest.mark.parametrize("mod", [payload_h264, payload_h265, payload_vp8], ids=["h264", "h265", "vp8"])
 @FUZZ
 @given(data=st.data())
 def test_parse_payload(mod: ModuleType, data: st.DataObject) -> None:
@@ -66,7 +71,7 @@ def test_parse_payload(mod: ModuleType, data: st.DataObject) -> None:
         assert isinstance(u, bytes | Fragment)
 
 
-@pytest.mark.parametrize("mod", [payload_h264, payload_h265], ids=["h264", "h265"])
+@pytest.mark.parametrize("mod", [payload_h264, payload_h265, payload_vp8], ids=["h264", "h265", "vp8"])
 @FUZZ
 @given(data=st.data())
 def test_assembler(mod: ModuleType, data: st.DataObject) -> None:
@@ -81,6 +86,8 @@ def test_assembler(mod: ModuleType, data: st.DataObject) -> None:
         now += 3
         for f in a.push((base + off) & 0xFFFF, ts, marker, payload, now) + a.poll(now):
             assert f.nalus and all(f.nalus)
+            if mod is payload_vp8:
+                payload_vp8.frame_data(f.nalus)
         a.nack_list(now)
     a.flush()
 

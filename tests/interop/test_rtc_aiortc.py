@@ -48,8 +48,9 @@ def whep(srv: SrsProcess, stream: str, **q: str) -> str:
     return f"http://127.0.0.1:{srv.ports.api}/rtc/v1/whep/?app=live&stream={stream}{extra}"
 
 
-def whip(srv: SrsProcess, stream: str) -> str:
-    return f"http://127.0.0.1:{srv.ports.api}/rtc/v1/whip/?app=live&stream={stream}"
+def whip(srv: SrsProcess, stream: str, **q: str) -> str:
+    extra = "".join(f"&{k}={v}" for k, v in q.items())
+    return f"http://127.0.0.1:{srv.ports.api}/rtc/v1/whip/?app=live&stream={stream}{extra}"
 
 
 def rtmp_publish(srv: SrsProcess, stream: str, media: Path, clients: Clients) -> None:
@@ -150,3 +151,23 @@ def test_whep_over_tcp(rtc_srs: SrsProcess, clients: Clients) -> None:
     rtmp_publish(rtc_srs, stream, clip("bbb.flv"), clients)
     got = asyncio.run(whep_play(whep(rtc_srs, stream), 15, until_frames=50, until_audio_frames=50, tcp=True))
     assert got.connected and got.video_frames >= 50 and got.audio_frames >= 50, got
+
+
+def test_vp8_is_relayed_whip_to_whep(rtc_srs: SrsProcess) -> None:
+    """VP8 is not bridged to RTMP, but a WebRTC publisher's VP8 reaches WebRTC players as it came."""
+    stream = _name()
+
+    async def run() -> tuple[object, object]:
+        pub = asyncio.ensure_future(
+            whip_publish(whip(rtc_srs, stream, codec="vp8"), clip("bbb.flv"), 10, video_codec="VP8")
+        )
+        await asyncio.sleep(2)
+        got = await whep_play(
+            whep(rtc_srs, stream, codec="vp8"), 8, video_codec="VP8", until_frames=40, until_audio_frames=40
+        )
+        return got, await pub
+
+    got, pub = asyncio.run(run())
+    assert pub.connected and pub.codecs["video"] == "video/VP8", pub  # type: ignore[attr-defined]
+    assert got.codecs["video"] == "video/VP8", got  # type: ignore[attr-defined]
+    assert got.video_frames >= 40 and set(got.video_sizes) == {(640, 360)}, got  # type: ignore[attr-defined]

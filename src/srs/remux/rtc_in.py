@@ -43,7 +43,7 @@ from srs.codec.h265 import build_hevc_config
 from srs.codec.nalu import to_avcc
 from srs.format.flv import AudioCodec, FrameType, VideoCodec, VideoPacketType, audio_body, video_body
 from srs.media.message import AUDIO, VIDEO, MediaMessage
-from srs.protocol.rtc import payload_h264, payload_h265
+from srs.protocol.rtc import payload_h264, payload_h265, payload_vp8
 from srs.protocol.rtc.payload import Event, FrameAssembler, Lost, ReorderBuffer
 from srs.protocol.rtc.payload_opus import packet_samples
 from srs.protocol.rtc.rtp import RtpPacket
@@ -134,8 +134,10 @@ class RtcIngest:
         video_clock: int = 90000,
         start_timeout_ms: int = START_TIMEOUT_MS,
     ) -> None:
-        if video_codec not in (None, "h264", "h265"):
-            log.warning("RTC ingest: video codec %s is not bridged (h264, h265): video dropped", video_codec)
+        if video_codec not in (None, "h264", "h265", "vp8"):
+            log.warning(
+                "RTC ingest: video codec %s is not bridged (h264, h265, vp8): video dropped", video_codec
+            )
             video_codec = None
         self.video_codec = video_codec
         self.has_audio = has_audio
@@ -144,8 +146,8 @@ class RtcIngest:
         self.stats = RtcIngestStats()
         self._asm: FrameAssembler | None = None
         if video_codec is not None:
-            mod = payload_h264 if video_codec == "h264" else payload_h265
-            self._asm = mod.assembler()
+            mods = {"h264": payload_h264, "h265": payload_h265, "vp8": payload_vp8}
+            self._asm = mods[video_codec].assembler()
         self._audio = ReorderBuffer() if has_audio else None
         self._aac = OpusToAac(aac_bitrate) if has_audio and rtc_to_rtmp else None
         self._clocks = {"video": _Clock(video_clock), "audio": _Clock(AUDIO_CLOCK)}
@@ -280,6 +282,8 @@ class RtcIngest:
         self, ts: int, nalus: Sequence[bytes], key: bool, rtp: tuple[bytes, ...]
     ) -> list[MediaMessage]:
         ms = self._clocks["video"].ms(self._clocks["video"].unwrap(ts))
+        if self.video_codec == "vp8":
+            return self._on_vp8(ms, nalus, key, rtp)
         params = _PARAM_TYPES[self.video_codec or "h264"]
         hevc = self.video_codec == "h265"
         frame: list[bytes] = []
@@ -326,6 +330,30 @@ class RtcIngest:
         else:
             body = video_body(VideoCodec.AVC, ftype, 1, 0, to_avcc(frame))
         msg = MediaMessage(VIDEO, ms, body, keyframe=key, codec=self._video_sh.codec, rtp=rtp)
+        if self._base is not None:
+            return self._emit(msg)
+        if key:
+            self._pending_video = [msg]
+        elif self._pending_video:
+            self._pending_video.append(msg)
+        return []
+
+    def _on_vp8(
+        self, ms: int, pieces: Sequence[bytes], key: bool, rtp: tuple[bytes, ...]
+    ) -> list[MediaMessage]:
+        """VP8 (relayed WebRTC -> WebRTC only): Enhanced RTMP ``vp08`` coded frames, no sequence header."""
+        self._failing = False
+        self.stats.video_frames += 1
+        ftype = FrameType.KEY if key else FrameType.INTER
+        body = video_body(
+            VideoCodec.VP8,
+            ftype,
+            VideoPacketType.CODED_FRAMES,
+            0,
+            payload_vp8.frame_data(pieces),
+            enhanced=True,
+        )
+        msg = MediaMessage(VIDEO, ms, body, keyframe=key, codec=VideoCodec.VP8, rtp=rtp)
         if self._base is not None:
             return self._emit(msg)
         if key:

@@ -53,6 +53,8 @@ _H264_SEI = h264.NaluType.SEI
 _H265_DROP = frozenset({h265.NaluType.AUD})
 _H265_SEI = frozenset({h265.NaluType.PREFIX_SEI, h265.NaluType.SUFFIX_SEI})
 _CODED = (1, 3)  # VideoPacketType CODED_FRAMES and CODED_FRAMES_X
+# Players' video codec -> the messages they take; VP8 only as a WebRTC publisher's payloads.
+_WANT = {"h264": VideoCodec.AVC, "h265": VideoCodec.HEVC, "vp8": VideoCodec.VP8}
 _WIRE_ERRORS = (SrsError, ValueError, IndexError, struct.error)
 
 
@@ -135,8 +137,8 @@ class RtpWire:
         keep_sei: bool = True,
         opus_bitrate: int = DEFAULT_BITRATE,
     ) -> None:
-        if video_codec not in ("h264", "h265"):
-            raise ValueError(f"RTP wire video codec {video_codec!r} (want h264 or h265)")
+        if video_codec not in _WANT:
+            raise ValueError(f"RTP wire video codec {video_codec!r} (want h264, h265 or vp8)")
         self.video_codec = video_codec
         self.keep_bframe = keep_bframe
         self.keep_sei = keep_sei
@@ -183,7 +185,7 @@ class RtpWire:
     # --- video
 
     def _video(self, msg: MediaMessage) -> bytes:
-        want = VideoCodec.AVC if self.video_codec == "h264" else VideoCodec.HEVC
+        want = _WANT[self.video_codec]
         ts = msg.timestamp * 90
         if msg.rtp is not None:
             if msg.codec and msg.codec != want:
@@ -192,7 +194,7 @@ class RtpWire:
             last = len(carried) - 1
             return self.video.packets([(p, i == last, ts) for i, p in enumerate(carried)])
         info = parse_video(msg.payload)
-        if info.codec != want:
+        if info.codec != want or want == VideoCodec.VP8:  # VP8 is only relayed (carried payloads)
             return b""
         data = msg.payload[info.data_offset :]
         if info.is_sequence_header:

@@ -337,5 +337,30 @@ def test_bad_payloads_and_tracks_never_raise() -> None:
     assert out == []  # nothing decodable, nothing out
     assert ing.stats.dropped >= len(opus_junk) and ing.take_keyframe_request()
     assert RtcIngest(None, False).flush() == []
-    vp8 = RtcIngest("vp8", False)  # not bridged (SRS: H.264 only): the video track is ignored
-    assert vp8.on_rtp("video", RtpPacket(payload=b"\x90\x00"), 0) == [] and vp8.stats.dropped == 1
+    av1 = RtcIngest("av1", False)  # not bridged: the video track is ignored
+    assert av1.on_rtp("video", RtpPacket(payload=b"\x90\x00"), 0) == [] and av1.stats.dropped == 1
+
+
+def test_vp8_frames_are_carried_for_webrtc_players() -> None:
+    """VP8 is relayed WebRTC -> WebRTC: Enhanced RTMP vp08 frames carrying the original payloads."""
+    from srs.format.flv_video import VideoCodec
+    from srs.remux.rtc_out import RtpWire, split_frames
+
+    key = bytes([0x10, 0x00, 0x9D, 0x01, 0x2A]) + b"K" * 20
+    inter = bytes([0x10, 0x01]) + b"I" * 8
+    ing = RtcIngest("vp8", False)
+    out = []
+    for i, payload in enumerate([key, inter, inter]):
+        pkt = RtpPacket(
+            payload_type=96, sequence_number=100 + i, timestamp=3000 * i, marker=True, payload=payload
+        )
+        out += ing.on_rtp("video", pkt, i * 40)
+    out += ing.poll(1000)
+    assert [(m.codec, m.keyframe, m.rtp) for m in out] == [
+        (VideoCodec.VP8, True, (key,)),
+        (VideoCodec.VP8, False, (inter,)),
+        (VideoCodec.VP8, False, (inter,)),
+    ]
+    wire = RtpWire("vp8")
+    packets = [p for m in out for p in split_frames(wire.encode(m))]
+    assert [p[12:] for p in packets] == [key, inter, inter]

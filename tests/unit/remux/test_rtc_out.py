@@ -78,7 +78,7 @@ def test_key_and_preamble() -> None:
     assert w.key == ("rtp", "h265", True, False, 64000) and w.preamble == b""
     assert RtpWire().key == ("rtp", "h264", False, True, 48000)
     with pytest.raises(ValueError):
-        RtpWire("vp8")
+        RtpWire("av1")
 
 
 def test_keyframe_packets() -> None:

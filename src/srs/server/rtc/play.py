@@ -133,7 +133,7 @@ class RtcPlayer(RtcSession):
         """SRS: with ``rtmp_to_rtc off`` a live stream from RTMP (or SRT) cannot be played."""
         from srs.server.rtc.publish import RtcPublisher
 
-        if self.video_codec not in ("h264", "h265"):
+        if self.video_codec not in ("h264", "h265", "vp8"):
             raise SrsError(f"play of {self.video_codec} is not supported", ErrorCode.RTC_SDP_EXCHANGE)
         src = self.server.ctx.registry.find(self.request.stream_url)
         if (
