@@ -95,7 +95,8 @@
       if (s.type === "inbound-rtp") {
         out.inbound.push({kind: s.kind, codec: codec(s.codecId), packetsReceived: s.packetsReceived || 0,
           packetsLost: s.packetsLost || 0, framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0,
-          frameHeight: s.frameHeight || 0, totalSamplesReceived: s.totalSamplesReceived || 0, nackCount: s.nackCount || 0});
+          frameHeight: s.frameHeight || 0, totalSamplesReceived: s.totalSamplesReceived || 0, nackCount: s.nackCount || 0,
+          audioLevel: s.audioLevel || 0, totalAudioEnergy: s.totalAudioEnergy || 0});
       } else if (s.type === "outbound-rtp") {
         out.outbound.push({kind: s.kind, codec: codec(s.codecId), packetsSent: s.packetsSent || 0,
           framesEncoded: s.framesEncoded || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0,
@@ -103,7 +104,9 @@
       } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
         const l = report.get(s.localCandidateId), r = report.get(s.remoteCandidateId);
         out.candidatePair = {local: l && (l.address + ":" + l.port + "/" + l.protocol),
-                             remote: r && (r.address + ":" + r.port + "/" + r.protocol)};
+                             remote: r && (r.address + ":" + r.port + "/" + r.protocol),
+                             localProtocol: l ? l.protocol : null, remoteProtocol: r ? r.protocol : null,
+                             localTcpType: l ? (l.tcpType || null) : null, remoteTcpType: r ? (r.tcpType || null) : null};
       }
     });
     return out;
