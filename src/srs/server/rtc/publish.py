@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from srs.media.message import MediaMessage
 from srs.protocol.rtc import rtcp
-from srs.protocol.rtc.rtp import RtpPacket, transport_cc_seq
+from srs.protocol.rtc.rtp import RtpPacket, SeqUnwrapper, transport_cc_seq
 from srs.protocol.rtc.twcc import build_twcc
 from srs.remux.rtc_in import RtcIngest
 from srs.server.rtc.session import RtcSession
@@ -30,7 +30,54 @@ if TYPE_CHECKING:
 log = logging.getLogger("srs")
 
 TWCC_EVERY_MS = 100
+RR_EVERY_MS = 1000
 PLI_MIN_INTERVAL_MS = 500  # ours: at most two keyframe requests a second, whoever asks
+
+
+class _Received:
+    """RFC 3550 A.3 receiver statistics of one publisher SSRC (for the receiver reports)."""
+
+    __slots__ = (
+        "base",
+        "expected_prior",
+        "highest",
+        "lsr",
+        "lsr_at_ms",
+        "received",
+        "received_prior",
+        "unwrap",
+    )
+
+    def __init__(self) -> None:
+        self.unwrap = SeqUnwrapper()
+        self.base: int | None = None
+        self.highest = 0
+        self.received = 0
+        self.expected_prior = 0
+        self.received_prior = 0
+        self.lsr = 0  # middle 32 bits of the last SR's NTP time
+        self.lsr_at_ms = 0
+
+    def on_packet(self, seq: int) -> None:
+        ext = self.unwrap.unwrap(seq)
+        if self.base is None:
+            self.base = self.highest = ext
+        elif ext > self.highest:
+            self.highest = ext
+        self.received += 1
+
+    def block(self, ssrc: int, now_ms: int) -> rtcp.ReportBlock:
+        base = self.base or 0
+        expected = self.highest - base + 1
+        lost = expected - self.received
+        interval_expected = expected - self.expected_prior
+        interval_lost = interval_expected - (self.received - self.received_prior)
+        self.expected_prior, self.received_prior = expected, self.received
+        fraction = (
+            (interval_lost << 8) // interval_expected if interval_expected > 0 and interval_lost > 0 else 0
+        )
+        dlsr = ((now_ms - self.lsr_at_ms) * 65536 // 1000) if self.lsr else 0
+        return rtcp.ReportBlock(ssrc, min(fraction, 255), lost, self.highest & 0xFFFFFFFF, 0, self.lsr, dlsr)
 
 
 class RtcPublisher(RtcSession):
@@ -62,6 +109,8 @@ class RtcPublisher(RtcSession):
         self.ingest = RtcIngest(
             video_codec, has_audio, rtc_to_rtmp=rtc.rtc_to_rtmp, aac_bitrate=rtc.aac_bitrate
         )
+        self.received: dict[int, _Received] = {}
+        self._last_rr_ms = 0
         self.arrivals: dict[int, int | None] = {}
         self.twcc_count = 0
         self._last_twcc_ms = 0
@@ -107,6 +156,10 @@ class RtcPublisher(RtcSession):
         if kind is None or pkt.payload_type not in self.kind_by_pt:
             return  # RTX, FEC or a payload type we did not answer: ignored
         self.media_ssrc.setdefault(kind, pkt.ssrc)
+        stats = self.received.get(pkt.ssrc)
+        if stats is None:
+            stats = self.received[pkt.ssrc] = _Received()
+        stats.on_packet(pkt.sequence_number)
         now_ms = self.server.now_ms()
         if self.twcc_id is not None:
             ext = pkt.get_extension(self.twcc_id)
@@ -117,6 +170,10 @@ class RtcPublisher(RtcSession):
     def on_rtcp(self, packets: list[rtcp.RtcpPacket]) -> None:
         for p in packets:
             if isinstance(p, rtcp.RtcpSr):
+                stats = self.received.get(p.ssrc)
+                if stats is not None:
+                    stats.lsr = (p.ntp_timestamp >> 16) & 0xFFFFFFFF
+                    stats.lsr_at_ms = self.server.now_ms()
                 kind = self.kind_by_ssrc.get(p.ssrc)
                 if kind is not None:
                     self.ingest.on_sender_report(kind, p.ntp_timestamp, p.rtp_timestamp)
@@ -163,6 +220,10 @@ class RtcPublisher(RtcSession):
                 self.twcc_count = (self.twcc_count + 1) & 0xFF
                 out.append(rtcp.RtcpTwcc.build(self.our_ssrc, media, fb))
             self.arrivals = {}
+        if self.received and now_ms - self._last_rr_ms >= RR_EVERY_MS:
+            self._last_rr_ms = now_ms
+            blocks = [st.block(ssrc, now_ms) for ssrc, st in list(self.received.items())[:31]]
+            out.insert(0, rtcp.RtcpRr(self.our_ssrc, blocks))  # a compound starts with its report
         if out:
             self.send_rtcp(out)
 
