@@ -234,6 +234,13 @@ class RtcServer:
             self._bad(addr, f"{kind.name} from an address without a checked STUN binding")
             return
         if kind == PacketKind.DTLS:
+            if not s.nominated and s.address != addr and (path is not None or transport is not None):
+                # Before USE-CANDIDATE the path is the first checked address, which may be one the
+                # client never hears from (Chromium checks from every interface; our reply to its
+                # eth0 candidate leaves from another source address). The client sends DTLS on the
+                # pair it selected: answer there, or its hello waits a 1 s retransmit.
+                s.address = addr
+                s.owner.path = path if path is not None else UdpPath(cast(Any, transport), addr)
             s.owner.on_dtls(data)
         elif kind == PacketKind.RTP or kind == PacketKind.RTCP:
             s.owner.on_media(data)
