@@ -71,7 +71,8 @@ PUBLISH_PATH = "/rtc/v1/publish/"
 ICE_UFRAG = (4, 32)  # SRS_ICE_UFRAG_MIN/MAX
 ICE_PWD = (22, 32)  # SRS_ICE_PWD_MIN/MAX
 _ICE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
-_LOCATION_SAFE = "-._~:@!$'()*+,;=/"
+# No "+": query parsers (aiohttp's, ours) read it as a space, and ICE ufrags have it (Chromium's do).
+_LOCATION_SAFE = "-._~:@!$'()*,;=/"
 
 # Injected: how API host names are resolved and which local addresses exist (tests replace them).
 RESOLVER = HostResolver()

@@ -1,13 +1,17 @@
-"""Before nomination, the server answers DTLS on the address the client's DTLS came from.
+"""What Chromium does that our other WebRTC clients did not, each once broke the server.
 
-Chromium checks the server's candidate from every local interface; the first binding request may
-come from an address the client never hears back from (on one host our reply to its eth0
-candidate leaves with another source address). Chromium then sends its DTLS ClientHello on the
-pair it selected, before the USE-CANDIDATE check. The session's path was still the first checked
-address, so the server's flight went there and the client waited a 1 s retransmit (every Chromium
-connect took a second more). Here: a binding from a decoy socket first, then a binding and a
-ClientHello from the client socket, no USE-CANDIDATE at all: the server's DTLS must reach the
-client socket and the handshake complete, and the decoy must get no DTLS.
+1. Before nomination, the server answers DTLS on the address the client's DTLS came from.
+   Chromium checks the server's candidate from every local interface; the first binding request
+   may come from an address the client never hears back from (on one host our reply to its eth0
+   candidate leaves with another source address). Chromium then sends its DTLS ClientHello on the
+   pair it selected, before the USE-CANDIDATE check. The session's path was still the first checked
+   address, so the server's flight went there and the client waited a 1 s retransmit (every
+   Chromium connect took a second more). Here: a binding from a decoy socket first, then a binding
+   and a ClientHello from the client socket, no USE-CANDIDATE at all: the server's DTLS must reach
+   the client socket and the handshake complete, and the decoy must get no DTLS.
+2. Chromium's ICE ufrags contain ``+`` (and ``/``); the session id in the WHIP/WHEP ``Location`` is
+   ``<server ufrag>:<client ufrag>``. A raw ``+`` in that query came back as a space, so the
+   client's DELETE (the Location, verbatim) was refused and the session lingered.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import aiohttp
 from aioice import stun
@@ -98,4 +103,20 @@ async def test_dtls_answered_on_the_pair_the_client_sends_it_on(tmp_path: Path) 
     finally:
         for t in socks:
             t.close()
+        await r.app.stop(graceful=False)
+
+
+async def test_delete_by_location_with_plus_and_slash_in_the_client_ufrag(tmp_path: Path) -> None:
+    r = await start_app(tmp_path, vhost_body=VHOST, extra=RTC_SERVER)
+    try:
+        client = WhepSession()
+        client.ufrag = "Ab+/c+D9"
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{r.ports.api}/rtc/v1/whep/?app=live&stream=plus"
+            await client.signal(http, url)
+            assert client.location is not None
+            async with http.delete(urljoin(url, client.location)) as resp:
+                assert resp.status == 200
+        assert len(r.ctx.rtc.sessions) == 0
+    finally:
         await r.app.stop(graceful=False)
