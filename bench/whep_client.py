@@ -322,6 +322,10 @@ class WhepSession(asyncio.DatagramProtocol):
         if pt == self.video_pt and ts != st.last_ts:
             st.last_ts = ts
             st.frame_arrivals.append((ts, now))
+        self.on_packet(pkt)
+
+    def on_packet(self, packet: bytes) -> None:
+        """Each decrypted RTP packet, after counting (a hook for subclasses keeping them)."""
 
     # ------------------------------------------------------------------ whole run
 
