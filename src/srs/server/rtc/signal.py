@@ -25,8 +25,8 @@ for publish (``?k=v&upstream=rtc``, or ``upstream=rtc`` alone).
 Where we differ from SRS: the app/stream names must pass :func:`srs.protocol.request.unsafe_name`
 (as every adapter); ``ice-ufrag``/``ice-pwd`` must also be ICE characters (``[A-Za-z0-9+/]``), since
 they are written into the answer; ``codec`` values other than ``hevc``/``h265``/``av1``/``vp8`` mean
-H.264 (as SRS) but are matched without case; a ``DELETE`` whose session is unknown is refused too
-(SRS answers 200), because ``RtcSessions.delete`` cannot tell it from a wrong token.
+H.264 (as SRS) but are matched without case. A ``DELETE`` of a session already gone is answered 200
+(as SRS); a wrong token for a live session is refused.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ class RtcSessions(Protocol):
         ...
 
     def delete(self, session_id: str, token: str) -> bool:
-        """End a session (WHIP/WHEP DELETE); False if no such session or the token differs."""
+        """End a session (WHIP/WHEP DELETE); False if the token differs (an unknown session, already
+        gone, is True as SRS answers 200)."""
         ...
 
     @property
