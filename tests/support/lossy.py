@@ -12,7 +12,11 @@ through a NAT). Per direction (``up`` = client -> server, ``down`` = server -> c
 datagrams: ``drop_nth={PacketKind.DTLS: {2}}`` drops the second DTLS datagram of that direction
 (the kind comes from ``srs.protocol.rtc.ice.classify``: STUN, DTLS, RTP, RTCP), or any predicate
 ``drop_if(datagram, kind, index_of_kind)``. Dropping the datagrams of one DTLS flight (see
-``log``) makes the peer resend it on its timer.
+``log``) makes the peer resend it on its timer. ``kinds`` limits the random impairments (loss,
+reordering, duplication, corruption, delay) to some kinds: ``Impairment(duplicate=1.0,
+kinds={PacketKind.DTLS})`` doubles every DTLS datagram and leaves the media alone. ``mangle``
+rewrites chosen datagrams exactly (``mangle(datagram, kind, index_of_kind)`` returns the bytes to
+send, logged as "corrupt" when they differ), e.g. a DTLS record header made invalid.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class Impairment:
     jitter_ms: float = 0.0  # plus uniform 0..jitter_ms (this alone can reorder)
     drop_nth: dict[PacketKind, set[int]] = field(default_factory=dict)  # 1-based index per kind
     drop_if: Callable[[bytes, PacketKind, int], bool] | None = None
+    kinds: set[PacketKind] | None = None  # the random impairments hit these kinds only (None: all)
+    mangle: Callable[[bytes, PacketKind, int], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,8 @@ class _Direction:
         log = self.relay.log
         # every decision draws from the generator in a fixed order: same seed, same outcome
         r_loss, r_corrupt, r_dup, r_reorder = rng.random(), rng.random(), rng.random(), rng.random()
+        if imp.kinds is not None and kind not in imp.kinds:
+            r_loss = r_corrupt = r_dup = r_reorder = 1.0  # spared (the draws above keep the sequence)
         if (
             index in imp.drop_nth.get(kind, ())
             or (imp.drop_if is not None and imp.drop_if(data, kind, index))
@@ -75,6 +83,12 @@ class _Direction:
             log.append(Event(self.name, kind, index, len(data), "drop"))
             self.relay.stats[self.name]["dropped"] += 1
             return
+        if imp.mangle is not None:
+            mangled = imp.mangle(data, kind, index)
+            if mangled != data:
+                data = mangled
+                log.append(Event(self.name, kind, index, len(data), "corrupt"))
+                self.relay.stats[self.name]["corrupted"] += 1
         if r_corrupt < imp.corrupt and len(data) > 1:
             pos = rng.randrange(1, len(data))
             data = data[:pos] + bytes([data[pos] ^ (1 + rng.randrange(255))]) + data[pos + 1 :]
@@ -91,6 +105,8 @@ class _Direction:
         self, data: bytes, send: Callable[[bytes], None], kind: PacketKind, index: int, hold: bool
     ) -> None:
         delay = (self.imp.delay_ms + self.rng.uniform(0, self.imp.jitter_ms)) / 1000
+        if self.imp.kinds is not None and kind not in self.imp.kinds:
+            delay = 0.0
         if delay > 0:
             asyncio.get_running_loop().call_later(delay, self._out, data, send, kind, index, hold)
         else:

@@ -261,6 +261,7 @@ class PlayResult:
     audio_rate: int = 0
     audio_nonsilent: bool = False
     first_frame_s: float | None = None  # first decoded video frame, seconds after the offer was sent
+    video_times: list[float] = field(default_factory=list)  # each decoded video frame, as first_frame_s
     delete_status: int | None = None
     errors: list[str] = field(default_factory=list)  # what stopped a track's reader early
 
@@ -397,6 +398,7 @@ async def play(
                 if track.kind == "video":
                     result.video_frames += 1
                     result.video_sizes[(frame.width, frame.height)] += 1
+                    result.video_times.append(time.monotonic() - t0)
                     if result.first_frame_s is None:
                         result.first_frame_s = time.monotonic() - t0
                 else:

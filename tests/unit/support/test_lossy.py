@@ -95,3 +95,18 @@ async def test_reorder_and_delay() -> None:
     assert sorted(got) == list(range(6)) and got != list(range(6))
     assert got[:2] == [1, 0]
     await relay.close()
+
+
+async def test_kinds_limit_the_random_impairments_and_mangle_rewrites() -> None:
+    sent = [dtls(1), rtp(1), dtls(2), rtp(2)]
+    imp = Impairment(
+        duplicate=1.0,
+        kinds={PacketKind.DTLS},
+        mangle=lambda d, kind, i: d[:-1] + b"!" if kind == PacketKind.RTP and i == 2 else d,
+    )
+    server, _, relay = await run(imp, Impairment(), sent)
+    got = [d for d, _ in server.got]
+    assert got == [dtls(1), dtls(1), rtp(1), dtls(2), dtls(2), rtp(2)[:-1] + b"!"]
+    assert relay.stats["up"]["duplicated"] == 2 and relay.stats["up"]["corrupted"] == 1
+    assert [e.index for e in relay.events("up", PacketKind.RTP, "corrupt")] == [2]
+    await relay.close()
