@@ -110,6 +110,9 @@ class _Audio(NamedTuple):
     opus: list[tuple[int, bytes]]
 
 
+REALIGN_MS = 500  # after the start, only a bigger disagreement between the reports moves the audio
+
+
 def ntp_to_ms(ntp: int) -> int:
     """64-bit NTP timestamp (RFC 3550 4) -> milliseconds."""
     return (ntp >> 32) * 1000 + (((ntp & 0xFFFFFFFF) * 1000) >> 32)
@@ -274,6 +277,11 @@ class RtcIngest:
         audio = self._clocks["audio"]
         anchor_ms = self._clocks["video"].ms(v[0]) + (a[1] - v[1])
         step = anchor_ms - audio.ms(a[0])
+        if self._base is not None and abs(step) < REALIGN_MS:
+            # Once the output runs, audio is not moved for a sender report's jitter (aiortc, for one,
+            # pairs the send time with its last packet's RTP time): a track's clock does not drift
+            # from the other's, and every move would be a gap or an overlap in the AAC.
+            return
         audio.anchor_ext, audio.anchor_ms = a[0], anchor_ms
         if abs(step) > 20:
             log.info("RTC ingest: audio moved %d ms by RTCP sender reports", step)

@@ -270,6 +270,28 @@ def test_sender_reports_align_audio_and_video(
     assert [y.timestamp - x.timestamp for x, y in itertools.pairwise(a)] == [20] * (len(a) - 1)
 
 
+@pytest.mark.parametrize(("jitter_ms", "moved"), [(200, False), (-300, False), (2000, True)])
+def test_sender_report_jitter_after_the_start_does_not_move_audio(jitter_ms: int, moved: bool) -> None:
+    """Once the output runs, reports that disagree by less than 500 ms (a sender pairing its send time
+    with an older RTP time) leave the audio steady; a bigger disagreement is a real jump."""
+    sent = merge(video_packets("bbb.flv", "h264", ts0=V0), audio_packets(opus_packets()[:100], ts0=A0))
+    ing = RtcIngest("h264", True, rtc_to_rtmp=False)
+    ing.on_sender_report("video", ntp(5000), V0)
+    ing.on_sender_report("audio", ntp(5000), A0)
+    out: list[MediaMessage] = []
+    reported = False
+    for x in sent:
+        if x.arrival_ms >= 1000 and not reported:  # in the middle of the audio (2 s)
+            reported = True
+            ing.on_sender_report("video", ntp(6000), V0 + 90_000)
+            ing.on_sender_report("audio", ntp(6000 + jitter_ms), A0 + 48_000)
+        now = 100_000 + x.arrival_ms
+        out += ing.poll(now) + ing.on_rtp(x.kind, x.pkt, now)
+    out += ing.flush()
+    steps = [y.timestamp - x.timestamp for x, y in itertools.pairwise(auds(out))]
+    assert (set(steps) != {20}) is moved, steps
+
+
 def test_ntp_to_ms() -> None:
     assert ntp_to_ms(ntp(1_234_567)) == 1_234_567
     assert ntp_to_ms((5 << 32) | (1 << 31)) == 5500
