@@ -155,6 +155,17 @@ class RtcPlayer(RtcSession):
         self.consumer = src.create_consumer(RtcPlaySink(self))
         self.request_keyframe()
 
+    def on_final_flight_lost(self) -> None:
+        """The media sent since DTLS completed could not be decrypted: start again from the GOP
+        cache (an RTMP source's next keyframe may be seconds away)."""
+        src, old = self.source, self.consumer
+        if src is None or old is None or self.closed:
+            return
+        log.info("RTC play %s: the peer missed our last DTLS flight; the GOP cache is sent again", self.cid)
+        old.close()
+        self.consumer = src.create_consumer(RtcPlaySink(self))
+        self.request_keyframe()
+
     def backlog(self) -> int:
         path = self.path
         return path.backlog() if path is not None else 0

@@ -187,6 +187,11 @@ class RtcSession:
         if d.closed and self.srtp is not None:
             self.close("DTLS close_notify")
             return
+        if out and self.srtp is not None:
+            # The peer repeated its last flight after we were done: our final flight was lost, so
+            # what we sent since then reached a peer without keys.
+            self.on_final_flight_lost()
+            return
         if d.keys is not None and self.srtp is None:
             self._dtls_deadline = None
             self._on_secure(SrtpSession(d.keys) if self.encrypt else PlainSession())
@@ -267,6 +272,9 @@ class RtcSession:
 
     def start(self) -> None:
         """DTLS is done (or off): media may flow."""
+
+    def on_final_flight_lost(self) -> None:
+        """Our last DTLS flight was sent again (see :meth:`on_dtls`)."""
 
     def on_rtp(self, packet: bytes) -> None:
         """A decrypted RTP packet."""
