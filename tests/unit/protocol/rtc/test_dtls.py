@@ -9,7 +9,14 @@ import time
 import pylibsrtp
 import pytest
 
-from srs.protocol.rtc.dtls import DtlsEndpoint, DtlsError, generate_certificate
+from srs.protocol.rtc.dtls import (
+    Certificate,
+    DtlsEndpoint,
+    DtlsError,
+    fingerprint_of,
+    generate_certificate,
+    pack_records,
+)
 
 SERVER_CERT = generate_certificate()
 CLIENT_CERT = generate_certificate()
@@ -137,3 +144,59 @@ def test_close_notify_ends_the_peer() -> None:
     for d in client.close():
         server.receive(d)
     assert server.closed and client.closed
+
+
+def _rsa_certificate(bits: int = 4096) -> Certificate:
+    """A large RSA certificate (with a long subject), as some stacks use: its flight is > 1200 bytes."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x" * 60) for _ in range(8)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return Certificate(key, cert, fingerprint_of(cert))  # type: ignore[arg-type]
+
+
+def test_a_large_rsa_peer_certificate_flight_is_fragmented_and_accepted() -> None:
+    """The peer's big certificate arrives fragmented over several records and datagrams; every
+    datagram we put on the wire fits the 1200-byte MTU."""
+    big = _rsa_certificate()
+    client = DtlsEndpoint(big, "client", SERVER_CERT.fingerprint)
+    server = DtlsEndpoint(SERVER_CERT, "server", big.fingerprint)
+    wire = run(client, server)
+    assert client.connected and server.connected
+    assert max(wire) <= 1200 and sum(wire) > 3000, wire
+
+
+PACK_CASES = [
+    # (record body sizes, mtu, datagrams as lists of record indexes)
+    ([100, 100, 100], 1200, [[0, 1, 2]]),
+    ([600, 600], 1200, [[0], [1]]),  # 613 + 613 > 1200
+    ([500, 500, 200], 1200, [[0, 1], [2]]),  # 513 + 513 + 213 > 1200
+    ([1300, 10], 1200, [[0], [1]]),  # a record longer than the MTU goes alone
+]
+
+
+@pytest.mark.parametrize(("sizes", "mtu", "groups"), PACK_CASES)
+def test_pack_records(sizes: list[int], mtu: int, groups: list[list[int]]) -> None:
+    records = [
+        bytes([22, 0xFE, 0xFD]) + bytes(8) + n.to_bytes(2, "big") + bytes([i]) * n
+        for i, n in enumerate(sizes)
+    ]
+    got = pack_records(b"".join(records), mtu)
+    assert got == [b"".join(records[i] for i in g) for g in groups]
+    assert pack_records(b"\x16\xfe") == [b"\x16\xfe"]  # a cut tail is kept (never dropped silently)
