@@ -337,10 +337,15 @@ class RtcIngest:
             )
         else:
             body = video_body(VideoCodec.AVC, ftype, 1, 0, to_avcc(frame))
-        msg = MediaMessage(VIDEO, ms, body, keyframe=key, codec=self._video_sh.codec, rtp=rtp)
+        return self._video_out(
+            MediaMessage(VIDEO, ms, body, keyframe=key, codec=self._video_sh.codec, rtp=rtp)
+        )
+
+    def _video_out(self, msg: MediaMessage) -> list[MediaMessage]:
+        """A frame out, or kept (from its keyframe on) until the output starts."""
         if self._base is not None:
             return self._emit(msg)
-        if key:
+        if msg.keyframe:
             self._pending_video = [msg]
         elif self._pending_video:
             self._pending_video.append(msg)
@@ -361,14 +366,7 @@ class RtcIngest:
             payload_vp8.frame_data(pieces),
             enhanced=True,
         )
-        msg = MediaMessage(VIDEO, ms, body, keyframe=key, codec=VideoCodec.VP8, rtp=rtp)
-        if self._base is not None:
-            return self._emit(msg)
-        if key:
-            self._pending_video = [msg]
-        elif self._pending_video:
-            self._pending_video.append(msg)
-        return []
+        return self._video_out(MediaMessage(VIDEO, ms, body, keyframe=key, codec=VideoCodec.VP8, rtp=rtp))
 
     def _on_audio(self, events: list[Event]) -> list[MediaMessage]:
         out: list[MediaMessage] = []
