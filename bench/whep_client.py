@@ -41,31 +41,35 @@ def _token(n: int) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in os.urandom(n))
 
 
-def build_offer(ufrag: str, pwd: str, fingerprint: str) -> str:
-    """A recvonly audio (Opus) + video (H.264 42e01f, packetization-mode 1) offer, as a browser's
-    minus what a counting player does not need (no rtx, no extensions)."""
+H264_FMTP = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"
+
+
+def build_offer(
+    ufrag: str,
+    pwd: str,
+    fingerprint: str,
+    *,
+    video: tuple[int, str, str | None] = (VIDEO_PT, "H264/90000", H264_FMTP),
+    direction: str = "recvonly",
+    ssrcs: dict[str, int] | None = None,
+    cname: str = "rawclient",
+) -> str:
+    """An audio (Opus) + video offer (``video`` = payload type, rtpmap, fmtp; H.264 42e01f
+    packetization-mode 1 by default), BUNDLE, rtcp-mux, ``setup:actpass``, as a browser's minus what
+    a counting player does not need (no rtx, no extensions). ``ssrcs`` (kind -> SSRC) adds the
+    ``a=ssrc`` lines a publishing browser sends."""
     lines = [
         "v=0",
         f"o=- {int.from_bytes(os.urandom(4), 'big')} 2 IN IP4 127.0.0.1",
         "s=-",
         "t=0 0",
         "a=group:BUNDLE 0 1",
-        "a=msid-semantic: WMS",
+        "a=msid-semantic: WMS raw",
     ]
-    for mid, (kind, pt, rtpmap, fmtp) in enumerate(
-        [
-            ("audio", AUDIO_PT, "opus/48000/2", "minptime=10;useinbandfec=1"),
-            (
-                "video",
-                VIDEO_PT,
-                "H264/90000",
-                "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-            ),
-        ]
-    ):
-        proto = "UDP/TLS/RTP/SAVPF"
+    medias = [("audio", AUDIO_PT, "opus/48000/2", "minptime=10;useinbandfec=1"), ("video", *video)]
+    for mid, (kind, pt, rtpmap, fmtp) in enumerate(medias):
         lines += [
-            f"m={kind} 9 {proto} {pt}",
+            f"m={kind} 9 UDP/TLS/RTP/SAVPF {pt}",
             "c=IN IP4 0.0.0.0",
             "a=rtcp:9 IN IP4 0.0.0.0",
             f"a=ice-ufrag:{ufrag}",
@@ -74,13 +78,20 @@ def build_offer(ufrag: str, pwd: str, fingerprint: str) -> str:
             f"a=fingerprint:sha-256 {fingerprint}",
             "a=setup:actpass",
             f"a=mid:{mid}",
-            "a=recvonly",
+            f"a={direction}",
             "a=rtcp-mux",
             f"a=rtpmap:{pt} {rtpmap}",
-            f"a=fmtp:{pt} {fmtp}",
         ]
+        if fmtp:
+            lines.append(f"a=fmtp:{pt} {fmtp}")
         if kind == "video":
             lines += [f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli", "a=rtcp-rsize"]
+        if ssrcs and kind in ssrcs:
+            lines += [
+                f"a=msid:raw {kind}0",
+                f"a=ssrc:{ssrcs[kind]} cname:{cname}",
+                f"a=ssrc:{ssrcs[kind]} msid:raw {kind}0",
+            ]
     return "\r\n".join(lines) + "\r\n"
 
 

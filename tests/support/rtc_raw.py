@@ -43,7 +43,7 @@ from srs.protocol.rtc import payload_h264, payload_h265
 from srs.protocol.rtc.rtcp import RtcpSr
 from srs.protocol.rtc.rtp import RtpPacket
 from srs.util.errors import ParseError
-from whep_client import WhepSession
+from whep_client import WhepSession, build_offer
 
 AUDIO_PT = 111
 VIDEO_PTS = {"h264": 106, "h265": 49}
@@ -69,45 +69,16 @@ def build_raw_offer(
 ) -> str:
     """An offer of Opus + ``codec`` video (``h264``/``h265``), BUNDLE, rtcp-mux, ``setup:actpass``.
     ``ssrcs`` (kind -> SSRC) adds ``a=ssrc`` lines, as a publishing browser does."""
-    lines = [
-        "v=0",
-        f"o=- {secrets.randbits(31)} 2 IN IP4 127.0.0.1",
-        "s=-",
-        "t=0 0",
-        "a=group:BUNDLE 0 1",
-        "a=msid-semantic: WMS raw",
-    ]
     vmap, vfmtp = _video_line(codec)
-    medias = [
-        ("audio", AUDIO_PT, "opus/48000/2", "minptime=10;useinbandfec=1"),
-        ("video", VIDEO_PTS[codec], vmap, vfmtp),
-    ]
-    for mid, (kind, pt, rtpmap, fmtp) in enumerate(medias):
-        lines += [
-            f"m={kind} 9 UDP/TLS/RTP/SAVPF {pt}",
-            "c=IN IP4 0.0.0.0",
-            "a=rtcp:9 IN IP4 0.0.0.0",
-            f"a=ice-ufrag:{ufrag}",
-            f"a=ice-pwd:{pwd}",
-            "a=ice-options:trickle",
-            f"a=fingerprint:sha-256 {fingerprint}",
-            "a=setup:actpass",
-            f"a=mid:{mid}",
-            f"a={direction}",
-            "a=rtcp-mux",
-            f"a=rtpmap:{pt} {rtpmap}",
-        ]
-        if fmtp:
-            lines.append(f"a=fmtp:{pt} {fmtp}")
-        if kind == "video":
-            lines += [f"a=rtcp-fb:{pt} nack", f"a=rtcp-fb:{pt} nack pli", "a=rtcp-rsize"]
-        if ssrcs and kind in ssrcs:
-            lines += [
-                f"a=msid:raw {kind}0",
-                f"a=ssrc:{ssrcs[kind]} cname:{cname}",
-                f"a=ssrc:{ssrcs[kind]} msid:raw {kind}0",
-            ]
-    return "\r\n".join(lines) + "\r\n"
+    return build_offer(
+        ufrag,
+        pwd,
+        fingerprint,
+        video=(VIDEO_PTS[codec], vmap, vfmtp),
+        direction=direction,
+        ssrcs=ssrcs,
+        cname=cname,
+    )
 
 
 @dataclass(slots=True)
