@@ -106,7 +106,8 @@
         out.candidatePair = {local: l && (l.address + ":" + l.port + "/" + l.protocol),
                              remote: r && (r.address + ":" + r.port + "/" + r.protocol),
                              localProtocol: l ? l.protocol : null, remoteProtocol: r ? r.protocol : null,
-                             localTcpType: l ? (l.tcpType || null) : null, remoteTcpType: r ? (r.tcpType || null) : null};
+                             localTcpType: l ? (l.tcpType || null) : null, remoteTcpType: r ? (r.tcpType || null) : null,
+                             availableOutgoingBitrate: s.availableOutgoingBitrate || 0};
       }
     });
     return out;
