@@ -61,6 +61,7 @@ class MediaMessage:
         # order (marker on the last), or the Opus packets received since the previous audio message
         # (audio messages carry the AAC made from them; the Opus goes to WebRTC players as it came).
         self.rtp = rtp
+
     def is_audio(self) -> bool:
         return self.kind == AUDIO
 
