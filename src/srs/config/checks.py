@@ -28,7 +28,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "": frozenset(
         {"listen", "pid", "chunk_size", "ff_log_dir", *_LOG_DIRECTIVES, "max_connections", "daemon"}
         | {"heartbeat", "tencentcloud_apm", "http_api", "stats", "vhost", "pithy_print_ms", "http_server"}
-        | {"stream_caster", "rtc_server", "srt_server", "utc_time", "work_dir", "asprocess", "server_id"}
+        | {"stream_caster", "rtc_server", "srt_server", "rtsp_server", "utc_time", "work_dir", "asprocess", "server_id"}
         | {"ff_log_level", "grace_final_wait", "force_grace_quit", "grace_start_wait", "empty_ip_ok"}
         | {"disable_daemon_for_docker", "inotify_auto_reload", "auto_reload_for_docker"}
         | {"tcmalloc_release_rate", "query_latest_version", "first_wait_for_qlv", "threads"}
@@ -46,6 +46,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         # peer_idle_timeout: read by SRS's getter and documented (reference 2.3.6).
         | {"tsbpdmode", "passphrase", "pbkeylen", "peer_idle_timeout"}
     ),
+    "rtsp_server": frozenset({"enabled", "listen"}),  # SRS 7.0.47+
     "heartbeat": frozenset({"enabled", "interval", "url", "device_id", "summaries", "ports"}),
     "stats": frozenset({"enabled", "network", "disk"}),
     "rtc_server": frozenset(
@@ -61,6 +62,7 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         {"enabled", "chunk_size", "min_latency", "tcp_nodelay", "dvr", "ingest", "hls", "http_hooks"}
         | {"refer", "forward", "transcode", "bandcheck", "play", "publish", "cluster", "security"}
         | {"http_remux", "dash", "http_static", "hds", "exec", "in_ack_size", "out_ack_size", "rtc", "srt"}
+        | {"rtsp"}
     ),
     "vhost.dvr": frozenset(
         {"enabled", "dvr_apply", "dvr_path", "dvr_plan", "dvr_duration", "dvr_wait_keyframe", "time_jitter"}
@@ -116,11 +118,12 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         | {"keep_bframe", "opus_bitrate", "aac_bitrate", "keep_avc_nalu_sei"}
     ),
     "vhost.srt": frozenset({"enabled", "srt_to_rtmp"}),
+    "vhost.rtsp": frozenset({"enabled", "rtmp_to_rtsp"}),  # SRS 7.0.47+
 }
 
 # Blocks whose children are checked (SRS checks only the first http_api/http_server/... of a
 # name, the blocks returned by root->get()).
-_ROOT_FIRST_ONLY = ("http_api", "http_server", "srt_server", "heartbeat", "stats", "rtc_server", "exporter")
+_ROOT_FIRST_ONLY = ("http_api", "http_server", "srt_server", "rtsp_server", "heartbeat", "stats", "rtc_server", "exporter")
 _NESTED = {"http_api": ("raw_api", "auth")}
 _VHOST_CHECKED = tuple(k.split(".", 1)[1] for k in ALLOWED if k.count(".") == 1 and k.startswith("vhost."))
 

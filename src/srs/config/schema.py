@@ -142,6 +142,14 @@ class SrtServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RtspServerConfig:
+    """SRS 7.0.47+ ``rtsp_server``: the RTSP listener (TCP; our UDP media ports are ephemeral)."""
+
+    enabled: bool = False
+    listen: int = 554
+
+
+@dataclass(frozen=True, slots=True)
 class SipConfig:
     enabled: bool = True
     listen: int = 5060
@@ -279,6 +287,7 @@ class Config:
     http_server: HttpServerConfig = field(default_factory=HttpServerConfig)
     rtc_server: RtcServerConfig = field(default_factory=RtcServerConfig)
     srt_server: SrtServerConfig = field(default_factory=SrtServerConfig)
+    rtsp_server: RtspServerConfig = field(default_factory=RtspServerConfig)
     stream_casters: tuple[StreamCasterConfig, ...] = ()
     heartbeat: HeartbeatConfig = field(default_factory=HeartbeatConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)

@@ -307,6 +307,14 @@ class SrtVhostConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RtspVhostConfig:
+    """SRS 7.0.47+ vhost ``rtsp``: ``rtmp_to_rtsp`` lets RTSP players play RTMP/SRT/WebRTC streams."""
+
+    enabled: bool = False
+    rtmp_to_rtsp: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class VhostConfig:
     """One ``vhost`` with every setting resolved (env, defaults, global fallbacks)."""
 
@@ -335,5 +343,6 @@ class VhostConfig:
     transcodes: tuple[TranscodeConfig, ...] = ()
     rtc: RtcVhostConfig = field(default_factory=RtcVhostConfig)
     srt: SrtVhostConfig = field(default_factory=SrtVhostConfig)
+    rtsp: RtspVhostConfig = field(default_factory=RtspVhostConfig)
     file: str = ""
     line: int = 0

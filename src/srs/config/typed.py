@@ -21,6 +21,7 @@ from srs.config.schema import (
     RtcServerConfig,
     RtcTcpConfig,
     SipConfig,
+    RtspServerConfig,
     SrtServerConfig,
     StatsConfig,
     StreamCasterConfig,
@@ -98,6 +99,7 @@ def build_config(
         http_server=_http_server(r, root),
         rtc_server=_rtc_server(r, root.get("rtc_server")),
         srt_server=_srt_server(r, root.get("srt_server")),
+        rtsp_server=_rtsp_server(r, root.get("rtsp_server")),
         stream_casters=tuple(_caster(env, c) for c in root.get_all("stream_caster")),
         heartbeat=_heartbeat(r, root.get("heartbeat")),
         stats=_stats(root.get("stats")),
@@ -212,6 +214,13 @@ def _candidate(r: Reader, b: Directive | None) -> str:
         return "*"
     expanded = r.env.expand(value)
     return expanded if expanded else "*"
+
+
+def _rtsp_server(r: Reader, b: Directive | None) -> RtspServerConfig:
+    k = "rtsp_server."
+    return RtspServerConfig(
+        enabled=r.b(k + "enabled", b, "enabled", False), listen=r.i(k + "listen", b, "listen", 554)
+    )
 
 
 def _srt_server(r: Reader, b: Directive | None) -> SrtServerConfig:

@@ -23,6 +23,7 @@ from srs.config.schema_vhost import (
     RtcVhostConfig,
     SecurityConfig,
     SecurityRule,
+    RtspVhostConfig,
     SrtVhostConfig,
     TranscodeConfig,
     VhostConfig,
@@ -71,6 +72,7 @@ def read_vhost(r: Reader, v: Directive, global_chunk_size: int) -> VhostConfig:
         transcodes=tuple(_transcode(t) for t in v.get_all("transcode")),
         rtc=_rtc(r, v),
         srt=_srt(r, v.get("srt")),
+        rtsp=_rtsp(r, v.get("rtsp")),
         file=v.file,
         line=v.line,
     )
@@ -359,6 +361,13 @@ def _rtc(r: Reader, v: Directive) -> RtcVhostConfig:
         min_latency=min_latency,
         mw_latency_ms=0 if mw_latency > 0 else mw_latency,
         mw_msgs=mw_msgs,
+    )
+
+
+def _rtsp(r: Reader, b: Directive | None) -> RtspVhostConfig:
+    return RtspVhostConfig(
+        enabled=r.b("vhost.rtsp.enabled", b, "enabled", False),
+        rtmp_to_rtsp=r.b("vhost.rtsp.rtmp_to_rtsp", b, "rtmp_to_rtsp", False),
     )
 
 

@@ -78,6 +78,7 @@ VERDICTS: dict[str, tuple[str, ...] | None] = {
     "rtc.conf": LOADS,
     "rtc.tcp.only.conf": LOADS,
     "rtc.tcp.udp.conf": LOADS,
+    "rtsp.conf": LOADS,
     "rtc2rtmp.conf": LOADS,
     "rtmp.conf": LOADS,
     "rtmp2rtc.conf": LOADS,
