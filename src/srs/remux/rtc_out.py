@@ -125,6 +125,7 @@ class RtpWire:
         "key",
         "opus_bitrate",
         "preamble",
+        "relay_only",
         "video",
         "video_codec",
     )
@@ -136,6 +137,7 @@ class RtpWire:
         keep_bframe: bool = False,
         keep_sei: bool = True,
         opus_bitrate: int = DEFAULT_BITRATE,
+        relay_only: bool = False,
     ) -> None:
         if video_codec not in _WANT:
             raise ValueError(f"RTP wire video codec {video_codec!r} (want h264, h265 or vp8)")
@@ -143,7 +145,9 @@ class RtpWire:
         self.keep_bframe = keep_bframe
         self.keep_sei = keep_sei
         self.opus_bitrate = opus_bitrate
-        self.key = ("rtp", video_codec, keep_bframe, keep_sei, opus_bitrate)
+        # rtmp_to_rtc off: only a WebRTC publisher's payloads (MediaMessage.rtp) reach the players.
+        self.relay_only = relay_only
+        self.key = ("rtp", video_codec, keep_bframe, keep_sei, opus_bitrate, relay_only)
         self.preamble = b""
         self.video = _Track(VIDEO_SSRC, VIDEO_PT)
         self.audio = _Track(AUDIO_SSRC, AUDIO_PT)
@@ -159,6 +163,8 @@ class RtpWire:
 
     def encode(self, msg: MediaMessage) -> bytes:
         """The framed RTP packets of ``msg``; ``b""`` when it yields none. Never raises on bad payloads."""
+        if self.relay_only and msg.rtp is None:
+            return b""
         try:
             if msg.kind == VIDEO:
                 out = self._video(msg)

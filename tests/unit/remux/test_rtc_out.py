@@ -75,8 +75,8 @@ def h264_wire(**kw: bool) -> RtpWire:
 
 def test_key_and_preamble() -> None:
     w = RtpWire("h265", keep_bframe=True, keep_sei=False, opus_bitrate=64000)
-    assert w.key == ("rtp", "h265", True, False, 64000) and w.preamble == b""
-    assert RtpWire().key == ("rtp", "h264", False, True, 48000)
+    assert w.key == ("rtp", "h265", True, False, 64000, False) and w.preamble == b""
+    assert RtpWire().key == ("rtp", "h264", False, True, 48000, False)
     with pytest.raises(ValueError):
         RtpWire("av1")
 
@@ -388,3 +388,16 @@ def test_pyav_hevc_with_bframes_drops_them() -> None:
         non_b = sum(f.pict_type != PictureType.B for f in c.decode(video=0))
     frames = _reassemble(payload_h265, pkts)
     assert 0 < len(frames) == non_b < len(hevc_sample().frames)
+
+
+def test_relay_only_keeps_just_a_webrtc_publishers_payloads() -> None:
+    """rtmp_to_rtc off: RTMP/SRT media (no carried payloads) never reaches WebRTC players."""
+    from srs.remux.rtc_out import split_frames
+
+    wire = RtpWire(relay_only=True)
+    rtmp_frame = MediaMessage(
+        VIDEO, 0, video_body(VideoCodec.AVC, 1, 1, 0, b"\x00\x00\x00\x02\x65\x88"), codec=VideoCodec.AVC
+    )
+    carried = MediaMessage(VIDEO, 40, b"", keyframe=True, codec=VideoCodec.AVC, rtp=(b"\x65\x88",))
+    assert wire.encode(rtmp_frame) == b""
+    assert [p[12:] for p in split_frames(wire.encode(carried))] == [b"\x65\x88"]

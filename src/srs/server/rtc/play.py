@@ -67,6 +67,7 @@ class RtcPlaySink:
             keep_bframe=rtc.keep_bframe,
             keep_sei=rtc.keep_avc_nalu_sei,
             opus_bitrate=rtc.opus_bitrate,
+            relay_only=not rtc.rtmp_to_rtc,  # SRS: without the bridge, RTMP/SRT media never reaches RTC
         )
 
     def write(self, bufs: list[bytes], nbytes: int) -> bool:
