@@ -1,0 +1,1 @@
+"""SRT (MPEG-TS over SRT), sans-IO: the streamid grammar (issue 11)."""
