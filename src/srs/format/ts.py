@@ -101,6 +101,7 @@ class PesFrame:
     payload: bytes
     random_access: bool = False  # the random access indicator of its first packet
     discontinuity: bool = False  # a continuity counter gap (loss) happened inside or before it
+    timeline_reset: bool = False  # the discontinuity_indicator of its adaptation field (a new time base)
 
 
 def _timestamp(prefix: int, ts: int) -> bytes:
@@ -243,6 +244,7 @@ class _PesBuffer:
     expected: int = 0  # PES_packet_length + 6, or 0 for unbounded
     random_access: bool = False
     discontinuity: bool = False
+    timeline_reset: bool = False
 
 
 class TsDemuxer:
@@ -295,7 +297,7 @@ class TsDemuxer:
         if pid == NULL_PID or afc == 0:
             return
         i = 4
-        random_access = False
+        random_access = reset = False
         if afc & 0x02:
             af_len = p[4]
             if af_len > 183:
@@ -303,6 +305,8 @@ class TsDemuxer:
                 return
             if af_len and p[5] & 0x40:
                 random_access = True
+            if af_len and p[5] & 0x80:
+                reset = True
             i = 5 + af_len
         if not afc & 0x01:
             return
@@ -326,7 +330,7 @@ class TsDemuxer:
                 return
             length = (payload[4] << 8) | payload[5]
             self._pes[pid] = _PesBuffer(
-                stream, [payload], len(payload), length + 6 if length else 0, random_access, lost
+                stream, [payload], len(payload), length + 6 if length else 0, random_access, lost, reset
             )
         else:
             buf = self._pes.get(pid)
@@ -367,7 +371,15 @@ class TsDemuxer:
         s = buf.stream
         out.append(
             PesFrame(
-                pid, s.stream_type, pes[3], pts, dts, pes[9 + hlen :], buf.random_access, buf.discontinuity
+                pid,
+                s.stream_type,
+                pes[3],
+                pts,
+                dts,
+                pes[9 + hlen :],
+                buf.random_access,
+                buf.discontinuity,
+                buf.timeline_reset,
             )
         )
 
