@@ -1,0 +1,118 @@
+"""RTSP play (SRS 7.0.47+ ``rtsp_server``): ffprobe and GStreamer play RTMP streams over RTSP,
+interleaved on the TCP connection and over UDP; DESCRIBE before publish answers 404 as SRS.
+One server for the module (every test uses its own stream names)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from support.media import clip
+from support.net import free_port
+from support.server import Ports, SrsProcess, render_conf
+from support.tools import Clients, probe, publish_file
+
+pytestmark = pytest.mark.interop
+
+VHOST = """
+    http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+    rtsp { enabled on; rtmp_to_rtsp on; }
+"""
+
+
+@pytest.fixture(scope="module")
+def rtsp_srs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SrsProcess]:
+    ports = Ports()
+    rtsp_port = free_port()
+    srv = SrsProcess(
+        tmp_path_factory.mktemp("rtsp"),
+        render_conf(ports, vhost_body=VHOST, extra=f"rtsp_server {{ enabled on; listen {rtsp_port}; }}"),
+        ports,
+    )
+    srv.rtsp_port = rtsp_port  # type: ignore[attr-defined]
+    srv.start()
+    srv.wait_log("RTSP server listen", 10)
+    yield srv
+    code = srv.stop()
+    print(f"----- server log (exit {code}) -----\n{srv.log()[-20000:]}")
+
+
+def _name() -> str:
+    return f"s{uuid.uuid4().hex[:8]}"
+
+
+def _url(srv: SrsProcess, stream: str) -> str:
+    return f"rtsp://127.0.0.1:{srv.rtsp_port}/live/{stream}"  # type: ignore[attr-defined]
+
+
+def _publish(srv: SrsProcess, stream: str, clients: Clients) -> None:
+    clients.add(publish_file(f"rtmp://127.0.0.1:{srv.ports.rtmp}/live/{stream}", clip("bbb.flv"), loops=-1))
+    srv.wait_log(f"RTMP publish ip=127.0.0.1 url=/live/{stream}", 10)
+
+
+def _check(result: object) -> None:
+    v, a = result.video, result.audio  # type: ignore[attr-defined]
+    assert v is not None and v.codec_name == "h264" and (v.width, v.height) == (640, 360)
+    assert a is not None and a.codec_name == "aac" and a.sample_rate > 0
+    assert v.frames >= 50 and a.frames >= 50, (v.frames, a.frames)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_ffprobe_plays_rtmp_stream_over_rtsp(rtsp_srs: SrsProcess, clients: Clients, transport: str) -> None:
+    stream = _name()
+    _publish(rtsp_srs, stream, clients)
+    r = probe(_url(rtsp_srs, stream), extra=["-rtsp_transport", transport], packets=200, timeout_s=60)
+    _check(r)
+    rtsp_srs.wait_log("RTSP play stop", 10)
+
+
+def test_gstreamer_rtspsrc_receives_buffers(rtsp_srs: SrsProcess, clients: Clients) -> None:
+    stream = _name()
+    _publish(rtsp_srs, stream, clients)
+    out = subprocess.run(
+        [
+            "gst-launch-1.0",
+            "-q",
+            "rtspsrc",
+            f"location={_url(rtsp_srs, stream)}",
+            "protocols=tcp",
+            "!",
+            "fakesink",
+            "num-buffers=100",
+            "sync=false",
+        ],
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def _rtsp(sock: socket.socket, text: str) -> str:
+    sock.sendall(text.encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+def test_describe_before_publish_is_404(rtsp_srs: SrsProcess) -> None:
+    url = _url(rtsp_srs, _name())
+    with socket.create_connection(("127.0.0.1", rtsp_srs.rtsp_port), timeout=10) as s:  # type: ignore[attr-defined]
+        answer = _rtsp(s, f"OPTIONS {url} RTSP/1.0\r\nCSeq: 1\r\n\r\n")
+        assert answer.startswith("RTSP/1.0 200") and "CSeq: 1" in answer and "DESCRIBE" in answer
+        answer = _rtsp(s, f"DESCRIBE {url} RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n\r\n")
+        assert answer.startswith("RTSP/1.0 404") and "CSeq: 2" in answer
+        answer = _rtsp(s, f"PLAY {url} RTSP/1.0\r\nCSeq: 3\r\n\r\n")
+        assert answer.startswith("RTSP/1.0 455")
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", url], capture_output=True, timeout=30, text=True
+    )
+    assert r.returncode != 0 and "404" in r.stderr
