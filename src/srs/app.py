@@ -36,6 +36,7 @@ from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.llhls import LlStore
 from srs.server.rtc.server import RtcServer
 from srs.server.rtmp import serve_rtmp
+from srs.server.rtsp import RtspServer
 from srs.util import log as srslog
 
 log = logging.getLogger("srs")
@@ -184,6 +185,7 @@ class App:
         self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
         self.rtc: RtcServer | None = None  # rtc_server: WebRTC media port(s)
+        self.rtsp: RtspServer | None = None  # rtsp_server: RTSP players
 
     # ------------------------------------------------------------------ start
 
@@ -215,6 +217,9 @@ class App:
             self.rtc = RtcServer(ctx)
             await self.rtc.start()
             ctx.rtc = self.rtc
+        if self.config.rtsp_server.enabled:
+            self.rtsp = RtspServer(ctx)
+            await self.rtsp.start()
         await self._start_http()
         self._schedule_tick()
         log.info(
@@ -510,6 +515,8 @@ class App:
             ctx.close_all("server stopping")
         if self.rtc is not None:
             await self.rtc.stop()
+        if self.rtsp is not None:
+            await self.rtsp.stop()
         await self._stop_http()
         ctx.pacer.close()
         self.hls.close()
