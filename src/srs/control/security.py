@@ -34,9 +34,9 @@ if TYPE_CHECKING:
 
 ReferScope = Literal["all", "play", "publish"]
 
-PLAY_KINDS = frozenset({"rtmp-play", "flv-play", "hls-play", "rtc-play", "srt-play"})
+PLAY_KINDS = frozenset({"rtmp-play", "flv-play", "hls-play", "rtc-play", "srt-play", "rtsp-play"})
 PUBLISH_KINDS = frozenset(
-    {"fmle-publish", "flash-publish", "haivision-publish", "rtc-publish", "srt-publish"}
+    {"fmle-publish", "flash-publish", "haivision-publish", "rtc-publish", "srt-publish", "rtsp-publish"}
 )
 RTMP_KINDS = frozenset({"rtmp-play", "fmle-publish", "flash-publish", "haivision-publish"})
 
