@@ -35,6 +35,7 @@ from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.llhls import LlStore
 from srs.server.rtc.server import RtcServer
+from srs.server.srt.server import SrtServer, start_srt
 from srs.server.rtmp import serve_rtmp
 from srs.server.rtsp import RtspServer
 from srs.util import log as srslog
@@ -185,6 +186,7 @@ class App:
         self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
         self.rtc: RtcServer | None = None  # rtc_server: WebRTC media port(s)
+        self.srt: SrtServer | None = None  # srt_server: the SRT port (libsrt)
         self.rtsp: RtspServer | None = None  # rtsp_server: RTSP players
 
     # ------------------------------------------------------------------ start
@@ -217,6 +219,8 @@ class App:
             self.rtc = RtcServer(ctx)
             await self.rtc.start()
             ctx.rtc = self.rtc
+        if self.config.srt_server.enabled:
+            self.srt = start_srt(ctx)
         if self.config.rtsp_server.enabled:
             self.rtsp = RtspServer(ctx)
             await self.rtsp.start()
@@ -515,6 +519,8 @@ class App:
             ctx.close_all("server stopping")
         if self.rtc is not None:
             await self.rtc.stop()
+        if self.srt is not None:
+            await self.srt.stop()
         if self.rtsp is not None:
             await self.rtsp.stop()
         await self._stop_http()

@@ -56,7 +56,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("circuit_breaker", "enabled", True),
     Unsupported("tencentcloud_cls"),
     Unsupported("tencentcloud_apm"),
-    Unsupported("srt_server"),
     Unsupported("stream_caster"),
     Unsupported("stats", "enabled", True),
     # vhost
@@ -67,7 +66,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("vhost.exec"),
     Unsupported("vhost.ingest"),
     Unsupported("vhost.transcode"),
-    Unsupported("vhost.srt"),
 )
 
 # Paths whose "enabled" is not env-overridable (reference 2.2).

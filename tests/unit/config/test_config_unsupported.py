@@ -30,7 +30,6 @@ def test_supported_today_reports_nothing() -> None:
             "vhost v {\n enabled on;\n hds { enabled on; }\n}\n",
             "u.conf:4: directive 'vhost.hds' is not supported yet",
         ),
-        ("srt_server {\n enabled on;\n}\n", "u.conf:2: directive 'srt_server' is not supported yet"),
         ("vhost v {\n mode remote;\n}\n", "u.conf:3: directive 'vhost.cluster' is not supported yet"),
         (
             "vhost v {\n ingest a { enabled on; }\n ingest b { enabled on; }\n}\n",
@@ -54,6 +53,7 @@ def test_reported_with_location(text: str, line: str) -> None:
         "vhost v { cluster { mode local; } }\n",
         "asprocess off;\n",
         "stats { enabled off; }\n",
+        "srt_server { enabled on; listen 10080; }\nvhost v { srt { enabled on; srt_to_rtmp on; } }\n",
     ],
 )
 def test_disabled_features_are_not_reported(text: str) -> None:
