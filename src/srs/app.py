@@ -29,6 +29,7 @@ from srs.output.dvr import DvrOutputs
 from srs.output.hls import HlsOutputs
 from srs.protocol.request import Request
 from srs.remux.hls import SegmentClosed
+from srs.server.casters import Caster, start_casters
 from srs.server.context import HTTP_RECV_TIMEOUT_S, ServerContext, ServerIdentity, new_id, now_ms
 from srs.server.hls_play import HlsPlay
 from srs.server.http import ensure_dir, load_tls, make_app, tls_context
@@ -186,6 +187,7 @@ class App:
         self._last_sample_ms = 0
         self.last_reload: ReloadResult | None = None
         self.rtc: RtcServer | None = None  # rtc_server: WebRTC media port(s)
+        self.casters: list[Caster] = []  # stream_caster: mpegts_over_udp, flv
         self.srt: SrtServer | None = None  # srt_server: the SRT port (libsrt)
         self.rtsp: RtspServer | None = None  # rtsp_server: RTSP players
 
@@ -224,6 +226,7 @@ class App:
         if self.config.rtsp_server.enabled:
             self.rtsp = RtspServer(ctx)
             await self.rtsp.start()
+        self.casters = await start_casters(ctx, self.config.stream_casters)
         await self._start_http()
         self._schedule_tick()
         log.info(
@@ -523,6 +526,8 @@ class App:
             await self.srt.stop()
         if self.rtsp is not None:
             await self.rtsp.stop()
+        for caster in self.casters:
+            await caster.stop()
         await self._stop_http()
         ctx.pacer.close()
         self.hls.close()

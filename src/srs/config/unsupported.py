@@ -27,7 +27,8 @@ class Unsupported:
     * ``present``: the directive is written at all;
     * ``on``: a switch that is on (``default`` is its default, applied with SRS's bool rule);
     * ``enabled``: a block whose ``enabled`` is on (``default`` when the block has no ``enabled``);
-    * ``edge``: ``vhost.cluster`` asking for edge or origin-cluster behaviour.
+    * ``edge``: ``vhost.cluster`` asking for edge or origin-cluster behaviour;
+    * ``gb28181``: an enabled ``stream_caster`` whose ``caster`` is ``gb28181``.
     """
 
     path: str
@@ -56,7 +57,7 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("circuit_breaker", "enabled", True),
     Unsupported("tencentcloud_cls"),
     Unsupported("tencentcloud_apm"),
-    Unsupported("stream_caster"),
+    Unsupported("stream_caster", "gb28181"),  # mpegts_over_udp and flv are served
     Unsupported("stats", "enabled", True),
     # vhost
     Unsupported("vhost.http_static"),
@@ -133,6 +134,16 @@ def find_unsupported(root: Directive, env: EnvSource) -> tuple[str, ...]:
                 mode = n.get("mode")
                 oc = n.get("origin_cluster")
                 if (mode is not None and mode.arg0 == "remote") or (oc is not None and oc.arg0 == "on"):
+                    out.append(_line(n.where, item.path))
+        elif item.when == "gb28181":
+            for n in nodes:
+                enabled, caster = n.get("enabled"), n.get("caster")
+                if (
+                    enabled is not None
+                    and enabled.arg0 == "on"
+                    and caster is not None
+                    and caster.arg0 == "gb28181"
+                ):
                     out.append(_line(n.where, item.path))
         else:  # enabled
             if env_hit is not None:

@@ -26,6 +26,7 @@ Nothing escapes :meth:`TsIngest.feed`: what does not parse is counted in :attr:`
 
 from __future__ import annotations
 
+import heapq
 import logging
 from dataclasses import dataclass
 
@@ -95,6 +96,10 @@ class TsIngest:
         self._base: int | None = None
         self._pending_video: list[_Pending] = []
         self._pending_audio: list[_Pending] = []
+        # After the start: messages waiting to go out in timestamp order (TS muxers put audio ahead).
+        self._heap: list[tuple[int, int, list[MediaMessage]]] = []
+        self._seq = 0
+        self._last: dict[int, int] = {}
 
     @property
     def started(self) -> bool:
@@ -131,7 +136,7 @@ class TsIngest:
         out = self._frames(frames)
         if self._base is None:
             out += self._start()
-        return out
+        return out + self._drain(final=True)
 
     # --- internals
 
@@ -143,6 +148,27 @@ class TsIngest:
             except (SrsError, ValueError, IndexError, KeyError, OverflowError) as e:
                 self._fail(f"{type(e).__name__}: {e}")
         self.stats.errors = self.demuxer.errors
+        return out + self._drain()
+
+    def _drain(self, *, final: bool = False) -> list[MediaMessage]:
+        """What can go out in timestamp order: up to the latest time every announced kind reached, or
+        anything ``wait_ms`` behind the newest (a kind that stopped does not hold the other back)."""
+        heap = self._heap
+        if not heap:
+            return []
+        if final:
+            limit = max(t for t, _, _ in heap)
+        else:
+            kinds = [
+                k for k, on in ((VIDEO, self._wants_video()), (AUDIO, self.audio_codec() is not None)) if on
+            ]
+            lasts = [self._last[k] for k in kinds if k in self._last]
+            limit = min(lasts) if lasts and len(lasts) == len(kinds) else -1
+            if self._last:
+                limit = max(limit, max(self._last.values()) - self.wait_ms)
+        out: list[MediaMessage] = []
+        while heap and heap[0][0] <= limit:
+            out += heapq.heappop(heap)[2]
         return out
 
     def _fail(self, why: str) -> None:
@@ -360,6 +386,10 @@ class TsIngest:
         if ms < 0:
             self.stats.dropped += 1  # before the start (audio muxed ahead of the first keyframe)
             return []
-        out = self._sequence_header(p.msg.kind, ms)
-        out.append(p.msg.with_timestamp(ms))
-        return out
+        unit = self._sequence_header(p.msg.kind, ms)
+        unit.append(p.msg.with_timestamp(ms))
+        kind = p.msg.kind
+        self._last[kind] = max(ms, self._last.get(kind, ms))
+        self._seq += 1
+        heapq.heappush(self._heap, (ms, self._seq, unit))
+        return []

@@ -38,6 +38,10 @@ def test_supported_today_reports_nothing() -> None:
         ("pithy_print_ms 1000;\n", "u.conf:2: directive 'pithy_print_ms' is not supported yet"),
         ("asprocess on;\ndaemon off;\n", "u.conf:2: directive 'asprocess' is not supported yet"),
         ("stats { network 0; }\n", "u.conf:2: directive 'stats' is not supported yet"),
+        (
+            "stream_caster {\n enabled on; caster gb28181; listen 9000;\n}\n",
+            "u.conf:2: directive 'stream_caster' is not supported yet",
+        ),
     ],
 )
 def test_reported_with_location(text: str, line: str) -> None:
@@ -54,6 +58,9 @@ def test_reported_with_location(text: str, line: str) -> None:
         "asprocess off;\n",
         "stats { enabled off; }\n",
         "srt_server { enabled on; listen 10080; }\nvhost v { srt { enabled on; srt_to_rtmp on; } }\n",
+        "stream_caster { enabled on; caster mpegts_over_udp; listen 8935; output rtmp://127.0.0.1/live/x; }\n",
+        "stream_caster { enabled on; caster flv; listen 8936; output rtmp://127.0.0.1/[app]/[stream]; }\n",
+        "stream_caster { enabled off; caster gb28181; }\n",
     ],
 )
 def test_disabled_features_are_not_reported(text: str) -> None:

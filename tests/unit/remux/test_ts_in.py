@@ -96,6 +96,8 @@ def test_clip_through_ts_matches_the_clip(name: str) -> None:
     ing = TsIngest()
     out = feed_chunks(ing, ts_of(name), seed=len(name))
     check_classification(out)
+    times = [m.timestamp for m in out]
+    assert times == sorted(times)  # interleaved in time order (the TS has audio ahead of video)
     assert ing.stats.errors == 0
     # Sequence headers first, video then audio, at 0; then a keyframe at 0.
     assert [(m.kind, m.sequence_header, m.timestamp) for m in out[:2]] == [(VIDEO, True, 0), (AUDIO, True, 0)]
