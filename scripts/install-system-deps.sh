@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian tools the tests drive when they are missing: ffmpeg/ffprobe (interop), the
-# openssl CLI (self-signed certificates made at test time), curl (HTTPS API interop test) and
+# openssl CLI (self-signed certificates made at test time), curl (HTTPS API interop test), libsrt +
+# srt-tools (SRT server and its interop tests) and
 # GStreamer (HLS / HTTP-TS played by a second client family), Chromium + hls.js (HLS in a browser).
 # Needs root (CI runs as root); otherwise prints what to install and fails.
 set -euo pipefail
@@ -9,6 +10,10 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# SRT (srt_server): the reference libsrt, loaded by ctypes at run time (src/srs/server/srt/libsrt.py),
+# and srt-live-transmit (interop tests). libsrt-gnutls (an ffmpeg dependency) is the fallback library.
+{ ldconfig -p 2>/dev/null || true; } | grep 'libsrt\.so\.1\.5 ' >/dev/null || need+=(libsrt1.5-openssl)
+command -v srt-live-transmit >/dev/null 2>&1 || need+=(srt-tools)
 # GStreamer (the second client family of the HLS / HTTP-TS interop tests): tools, souphttpsrc
 # (good), hlsdemux/tsdemux (bad), avdec_h264/avdec_aac (libav).
 command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)
