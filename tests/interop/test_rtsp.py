@@ -116,3 +116,34 @@ def test_describe_before_publish_is_404(rtsp_srs: SrsProcess) -> None:
         ["ffprobe", "-v", "error", "-rtsp_transport", "tcp", url], capture_output=True, timeout=30, text=True
     )
     assert r.returncode != 0 and "404" in r.stderr
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_ffmpeg_publishes_over_rtsp(rtsp_srs: SrsProcess, clients: Clients, transport: str) -> None:
+    stream = _name()
+    clients.add(
+        subprocess.Popen(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-re",
+                "-stream_loop",
+                "-1",
+                "-i",
+                str(clip("bbb.flv")),
+                "-c",
+                "copy",
+                "-f",
+                "rtsp",
+                "-rtsp_transport",
+                transport,
+                _url(rtsp_srs, stream),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    rtsp_srs.wait_log(f"RTSP publish ip=127.0.0.1 url=/live/{stream}", 15)
+    _check(probe(rtsp_srs.rtmp_url(stream), packets=200, timeout_s=60))
+    _check(probe(_url(rtsp_srs, stream), extra=["-rtsp_transport", "tcp"], packets=200, timeout_s=60))

@@ -26,6 +26,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from srs.config.schema_vhost import VhostConfig
 from srs.media.consumer import Consumer, NotYet
 from srs.media.message import MediaMessage, WireFormat
 from srs.protocol.request import Request, parse_rtmp, unsafe_name
@@ -46,6 +47,7 @@ from srs.server.context import ServerContext
 from srs.server.policy import Client
 from srs.server.progress import WRITE_HIGH_WATER
 from srs.server.rtc.session import ntp_now
+from srs.server.rtsp_publish import RtspPublish, announce_tracks
 from srs.util.errors import SrsError
 from srs.util.log import context_id
 
@@ -53,7 +55,7 @@ log = logging.getLogger("srs")
 
 SESSION_TIMEOUT_S = 60.0
 HEADER_WAIT_S = 2.0  # DESCRIBE of a stream being published waits this long for its sequence headers
-METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+METHODS = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, PAUSE, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 _READ = 64 * 1024
 
 
@@ -146,8 +148,11 @@ class _UdpIn(asyncio.DatagramProtocol):
         self.server = server
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        conn = self.server.by_udp.get((str(addr[0]), int(addr[1])))
+        key = (str(addr[0]), int(addr[1]))
+        conn = self.server.by_udp.get(key)
         if conn is not None:
+            if conn.publish is not None:
+                conn.publish.on_udp(key, data)
             conn.last_seen = asyncio.get_running_loop().time()
             conn.recv_bytes += len(data)
 
@@ -167,6 +172,8 @@ class RtspConnection(asyncio.Protocol):
         self.setups: dict[int, _Setup] = {}
         self.by_pt: dict[int, _Setup] = {}
         self.request: Request | None = None
+        self.vhost: VhostConfig | None = None
+        self.publish: RtspPublish | None = None
         self.client: Client | None = None
         self.consumer: Consumer | None = None
         self.video_codec = "h264"
@@ -182,7 +189,7 @@ class RtspConnection(asyncio.Protocol):
 
     @property
     def kind(self) -> str:
-        return "rtsp-play"
+        return "rtsp-publish" if self.publish is not None else "rtsp-play"
 
     # --- asyncio.Protocol
 
@@ -209,7 +216,9 @@ class RtspConnection(asyncio.Protocol):
             return
         for it in items:
             if isinstance(it, Interleaved):
-                continue  # RTCP receiver reports of a TCP player: they only keep it alive
+                if self.publish is not None:
+                    self.publish.on_interleaved(it.channel, it.data)
+                continue  # RTCP receiver reports of a TCP player only keep it alive
             self._queue.put_nowait(it)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -229,6 +238,8 @@ class RtspConnection(asyncio.Protocol):
         self.server.conns.discard(self)
 
     def _stop(self, reason: str) -> None:
+        if self.publish is not None:
+            self.publish.stop(reason)
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
@@ -288,7 +299,15 @@ class RtspConnection(asyncio.Protocol):
         if method == "DESCRIBE":
             return await self._describe(m)
         if method == "SETUP":
+            if self.publish is not None:
+                return self.publish.setup(m, self._session_headers())
             return self._setup(m)
+        if method == "ANNOUNCE":
+            return await self._announce(m)
+        if method == "RECORD":
+            if self.publish is None:
+                return serialize_response(455, cseq, self._session_headers())
+            return self.publish.record(m, self._session_headers())
         if method == "PLAY":
             return self._play(m)
         if method == "PAUSE":
@@ -301,36 +320,17 @@ class RtspConnection(asyncio.Protocol):
             return serialize_response(200, cseq, self._session_headers())
         if method in ("GET_PARAMETER", "SET_PARAMETER"):
             return serialize_response(200, cseq, self._session_headers())
-        if method in ("ANNOUNCE", "RECORD"):
-            return serialize_response(405, cseq, {"Allow": METHODS})
         return serialize_response(501, cseq)
 
     async def _describe(self, m: RtspMessage) -> bytes:
         cseq = m.cseq
+        if self.publish is not None:
+            return serialize_response(455, cseq, self._session_headers())
         uri, _ = split_target(m.uri)
-        req = request_of(uri, self.ip)
-        if unsafe_name(req.app, req.stream) is not None:
-            return serialize_response(400, cseq)
-        try:
-            vhost = self.ctx.resolve_vhost(req.vhost)
-        except SrsError:
-            return serialize_response(404, cseq)
-        req = req.with_vhost(vhost.name)
-        self.request = req
-        client = self.client = Client(self, req, "rtsp-play")
-        try:
-            if not self._registered:
-                self.ctx.policy.on_client(client)
-                self._registered = True
-            self.ctx.policy.check_security(client)
-        except SrsError as e:
-            log.warning("RTSP client ip=%s refused: %s", self.ip, e)
-            return serialize_response(403, cseq)
-        try:
-            await self.ctx.policy.on_play(client)
-        except SrsError as e:
-            log.warning("RTSP client ip=%s refused by on_play: %s", self.ip, e)
-            return serialize_response(401, cseq)
+        found = await self._identify(m, "rtsp-play")
+        if isinstance(found, int):
+            return serialize_response(found, cseq, self._session_headers())
+        req, vhost = found
         src = self.ctx.registry.find(req.stream_url)
         # A publisher that just started may not have sent both sequence headers yet: wait a little.
         for _ in range(int(HEADER_WAIT_S / 0.1)):
@@ -340,7 +340,8 @@ class RtspConnection(asyncio.Protocol):
             if self.closed:
                 return b""
         tracks: list[Track] = []
-        if src is not None and src.publishing and vhost.rtsp.enabled and vhost.rtsp.rtmp_to_rtsp:
+        bridged = vhost.rtsp.enabled and vhost.rtsp.rtmp_to_rtsp  # RTMP/SRT/WebRTC to RTSP
+        if src is not None and src.publishing and (bridged or isinstance(src.publisher, RtspPublish)):
             a = audio_track(src.audio_sh.payload if src.audio_sh is not None else None)
             v = video_track(src.video_sh.payload if src.video_sh is not None else None)
             for t in (a, v):
@@ -360,6 +361,52 @@ class RtspConnection(asyncio.Protocol):
         headers = {"Content-Base": uri.rstrip("/") + "/", "Content-Type": "application/sdp"}
         headers.update(self._session_headers())
         return serialize_response(200, cseq, headers, sdp)
+
+    async def _identify(self, m: RtspMessage, kind: str) -> tuple[Request, VhostConfig] | int:
+        """Request, vhost, stats registration and security of DESCRIBE/ANNOUNCE; else a status."""
+        uri, _ = split_target(m.uri)
+        req = request_of(uri, self.ip)
+        if unsafe_name(req.app, req.stream) is not None:
+            return 400
+        try:
+            vhost = self.ctx.resolve_vhost(req.vhost)
+        except SrsError:
+            return 404
+        req = req.with_vhost(vhost.name)
+        self.request, self.vhost = req, vhost
+        client = self.client = Client(self, req, kind)
+        try:
+            if not self._registered:
+                self.ctx.policy.on_client(client)
+                self._registered = True
+            self.ctx.policy.check_security(client)
+        except SrsError as e:
+            log.warning("RTSP client ip=%s refused: %s", self.ip, e)
+            return 403
+        try:
+            if kind == "rtsp-publish":
+                await self.ctx.policy.on_publish(client)
+            else:
+                await self.ctx.policy.on_play(client)
+        except SrsError as e:
+            log.warning("RTSP client ip=%s refused by the hook: %s", self.ip, e)
+            return 401
+        return req, vhost
+
+    async def _announce(self, m: RtspMessage) -> bytes:
+        cseq = m.cseq
+        if self.consumer is not None or self.publish is not None:
+            return serialize_response(455, cseq, self._session_headers())
+        tracks = announce_tracks(m)
+        if not tracks:
+            return serialize_response(415 if m.body else 400, cseq)
+        self.publish = RtspPublish(self, tracks)  # the kind is rtsp-publish from here on
+        found = await self._identify(m, "rtsp-publish")
+        if isinstance(found, int):
+            self.publish = None
+            return serialize_response(found, cseq)
+        self.ctx.identified(self)
+        return serialize_response(200, cseq, self._session_headers())
 
     def _setup(self, m: RtspMessage) -> bytes:
         cseq = m.cseq
