@@ -83,7 +83,7 @@ def test_srt_off_by_default_on_a_vhost() -> None:
 def test_missing_library_is_one_line(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(server.libsrt, "load", lambda: None)
+    monkeypatch.setattr(libsrt, "load", lambda: None)
     ctx = SimpleNamespace(config=parse_text("listen 1935; srt_server { enabled on; }"))
     with caplog.at_level(logging.WARNING, logger="srs"):
         assert server.start_srt(ctx) is None  # type: ignore[arg-type]
