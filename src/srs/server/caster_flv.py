@@ -9,7 +9,8 @@ ends or an error. An unknown tag type ends it (``STREAM_CASTER_FLV_TAG``).
 Here the tags go straight into the live Source (publish steps in :mod:`srs.server.casters`): audio and
 video classified as an RTMP publisher's, ``onMetaData`` rewritten as SRS does. The response (200, empty)
 is sent when the body ends; a refused publish answers 403 (hooks, security), 409 (stream busy) or 400
-(bad name), and a body that is not FLV ends the request with 400. Where we differ: only POST and PUT
+(bad name); a body without an FLV header answers 400 before anything is published (SRS reads the
+header first too), a body that goes bad later ends the publish and answers 400. Where we differ: only POST and PUT
 are taken (405 otherwise; SRS tries any method and fails reading the FLV header), and ``listen 0``
 takes a free port (tests).
 """
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from srs.config import StreamCasterConfig
 from srs.format import amf0
-from srs.format.flv import FlvReader, TagType
+from srs.format.flv import FlvReader, FlvTag, TagType
 from srs.media.message import DATA
 from srs.remux.rtmp import media_from_rtmp, metadata_from_values
 from srs.server.casters import Caster, CasterStream
@@ -88,6 +89,17 @@ class FlvCaster(Caster):
             if transport is not None:
                 transport.close()
 
+        # SRS reads the FLV header before it connects to the output: a body that is not FLV publishes nothing.
+        reader = FlvReader()
+        first: list[FlvTag] = []
+        chunks = request.content.iter_any()
+        try:
+            while reader.header is None:
+                first += reader.feed(await chunks.__anext__())
+        except StopAsyncIteration:
+            return web.Response(status=400, text="no FLV header")
+        except SrsError as e:
+            return web.Response(status=400, text=f"bad FLV: {e}")
         stream = CasterStream(self.ctx, output, ip, kick)
         try:
             await stream.start()
@@ -100,10 +112,10 @@ class FlvCaster(Caster):
             return web.Response(status=status, text=str(e))
         self.streams.add(stream)
         log.info("caster flv: %s %s from %s -> %s", request.method, request.path, ip, output)
-        reader = FlvReader()
         status, reason = 200, "body ended"
         try:
-            async for chunk in request.content.iter_any():
+            self._tags(stream, first)
+            async for chunk in chunks:
                 if stream.closed:
                     break
                 stream.recv_bytes += len(chunk)
@@ -112,13 +124,7 @@ class FlvCaster(Caster):
                 except SrsError as e:
                     status, reason = 400, f"bad FLV: {e}"
                     break
-                for tag in tags:
-                    if tag.tag_type == TagType.SCRIPT:
-                        self._metadata(stream, tag.timestamp, tag.body)
-                        continue
-                    msg = media_from_rtmp(tag.tag_type, tag.timestamp, tag.body)
-                    if msg is not None:
-                        stream.on_messages([msg])
+                self._tags(stream, tags)
         except (ConnectionError, OSError) as e:
             status, reason = 400, f"connection: {e}"
         finally:
@@ -127,6 +133,15 @@ class FlvCaster(Caster):
         if status != 200:
             log.warning("caster flv %s: %s", request.path, reason)
         return web.Response(status=status, text="" if status == 200 else reason)
+
+    def _tags(self, stream: CasterStream, tags: list[FlvTag]) -> None:
+        for tag in tags:
+            if tag.tag_type == TagType.SCRIPT:
+                self._metadata(stream, tag.timestamp, tag.body)
+                continue
+            msg = media_from_rtmp(tag.tag_type, tag.timestamp, tag.body)
+            if msg is not None:
+                stream.on_messages([msg])
 
     @staticmethod
     def _metadata(stream: CasterStream, timestamp: int, body: bytes) -> None:
