@@ -29,6 +29,7 @@ from srs.control.api_base import (
     json_response,
 )
 from srs.control.api_system import summaries, summaries_data
+from srs.server import gb28181 as gb_api
 from srs.server.http import CTX
 from srs.server.rtc import signal as rtc_signal
 
@@ -161,6 +162,7 @@ def add_routes(app: web.Application, deps: ApiDeps, *, index: bool = True) -> No
         r.add_route("*", path, handler(deps, fn))
     r.add_route("*", "/console/{tail:.*}", _console)
     rtc_signal.add_routes(app)  # /rtc/v1/{whip,whep,whip-play,play,publish}/ (SRS: on the API mux)
+    gb_api.add_routes(app)  # /gb/v1/publish/ (SRS: on the API mux, with a gb28181 stream_caster)
     if index:
         r.add_route("*", "/", handler(deps, root))
         r.add_route("*", "/{tail:.*}", handler(deps, root))

@@ -29,6 +29,7 @@ from srs.util.errors import AccessDeniedError, ErrorCode, SrsError
 if TYPE_CHECKING:
     from srs.media.source import Source
     from srs.protocol.request import Request
+    from srs.server.gb28181 import GbCaster
     from srs.server.hls_play import HlsPlay
     from srs.server.http_conn import HttpConnections
     from srs.server.llhls import LlStore
@@ -132,6 +133,7 @@ class ServerContext:
         self.hls_play: HlsPlay | None = None  # HLS sessions (hls_ctx), wired by the app
         self.llhls: LlStore | None = None  # LL-HLS served from memory, wired by the app
         self.rtc: RtcSessions | None = None  # the WebRTC media side (rtc_server), wired by the app
+        self.gb: GbCaster | None = None  # the gb28181 stream_caster (its API), wired by the app
         self._last_sweep = 0.0
         self._watched: set[Watched] = set()
         # The control plane (hooks, security, stats): wired by the app, allow-all until then.
