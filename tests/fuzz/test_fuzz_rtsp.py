@@ -7,8 +7,10 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from srs.protocol.rtc.rtp import RtpPacket
 from srs.protocol.rtsp.message import RtspParser, interleave, parse_transport, serialize_request
 from srs.protocol.rtsp.sdp import audio_track, b64_sets, parse_announce, video_track
+from srs.remux.rtsp_in import DecodeTimes, RtspIngest, aac_units, plain
 from srs.server.rtsp import request_of, split_target
 from srs.util.errors import SrsError
 
@@ -89,3 +91,27 @@ def test_sdp_and_headers_never_raise(lines: list[str], blob: bytes) -> None:
         b64_sets(blob.decode("latin-1"))
     except SrsError:
         pass
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["audio", "video"]), st.binary(max_size=60)), max_size=30))
+def test_ingest_takes_any_rtp(packets: list[tuple[str, bytes]]) -> None:
+    tracks = parse_announce(
+        "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/44100/2\r\n"
+        "a=fmtp:97 mode=AAC-hbr;sizelength=13;indexlength=3;config=1210\r\n"
+        "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+        "a=fmtp:96 sprop-parameter-sets=Z0LAHtkDxWhAAAADAEAAAAwDxYuS,aMuMsg==\r\n"
+    )
+    ingest = RtspIngest(tracks[1], tracks[0])
+    times = DecodeTimes()
+    for i, (kind, payload) in enumerate(packets):
+        try:
+            aac_units(payload)
+        except SrsError:
+            pass
+        pkt = RtpPacket(
+            payload_type=96, sequence_number=i, timestamp=i * 3000, ssrc=1, marker=i % 3 == 0, payload=payload
+        )
+        times.push(plain(ingest.on_rtp(kind, pkt, i * 20)))
+    times.push(plain(ingest.poll(10_000) + ingest.flush()))
+    times.flush()

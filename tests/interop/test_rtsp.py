@@ -145,5 +145,7 @@ def test_ffmpeg_publishes_over_rtsp(rtsp_srs: SrsProcess, clients: Clients, tran
         )
     )
     rtsp_srs.wait_log(f"RTSP publish ip=127.0.0.1 url=/live/{stream}", 15)
-    _check(probe(rtsp_srs.rtmp_url(stream), packets=200, timeout_s=60))
+    over_rtmp = probe(rtsp_srs.rtmp_url(stream), packets=200, timeout_s=60)
+    _check(over_rtmp)
+    assert over_rtmp.video is not None and over_rtmp.video.monotonic()  # decode times from RTP's pts
     _check(probe(_url(rtsp_srs, stream), extra=["-rtsp_transport", "tcp"], packets=200, timeout_s=60))

@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from srs.codec import aac
-from srs.format.flv import AudioCodec, audio_body
-from srs.media.message import AUDIO, MediaMessage
+from srs.format.flv import AudioCodec, VideoPacketType, audio_body
+from srs.media.message import AUDIO, VIDEO, MediaMessage
 from srs.protocol.rtc.payload import Event, Lost
 from srs.protocol.rtsp.sdp import AnnouncedTrack, b64_sets
 from srs.remux.rtc_in import RtcIngest, _Audio, _Clock
@@ -136,6 +136,67 @@ class RtspIngest(RtcIngest):
                 body = audio_body(AudioCodec.AAC, 1, unit)
                 out += self._on_audio_msg(_Audio(ms, body, AudioCodec.AAC, []))
         return out
+
+
+REORDER_FRAMES = 3  # video frames held to find decode times (B-frame reordering up to 2 deep)
+
+
+class DecodeTimes:
+    """RTP video timestamps are presentation times; FLV/RTMP needs decode time + composition time.
+
+    Frames come in decode order; each is held until :data:`REORDER_FRAMES` later ones arrived, then
+    gets ``dts = min(pts of it and the held ones)``, never below the previous dts (so dts <= pts and
+    dts never goes back) and ``cts = pts - dts``. Without B-frames every cts is 0 (at the cost of the
+    hold). Other messages pass straight through.
+    """
+
+    __slots__ = ("_held", "_last")
+
+    def __init__(self) -> None:
+        self._held: list[MediaMessage] = []
+        self._last: int | None = None
+
+    def push(self, messages: Sequence[MediaMessage]) -> list[MediaMessage]:
+        out: list[MediaMessage] = []
+        for m in messages:
+            if m.kind != VIDEO or m.sequence_header:
+                out.append(m)
+                continue
+            self._held.append(m)
+            if len(self._held) > REORDER_FRAMES:
+                out.append(self._release())
+        return out
+
+    def flush(self) -> list[MediaMessage]:
+        out = []
+        while self._held:
+            out.append(self._release())
+        return out
+
+    def _release(self) -> MediaMessage:
+        m = self._held[0]
+        dts = min(h.timestamp for h in self._held)
+        if self._last is not None and dts < self._last:
+            dts = self._last
+        self._held.pop(0)
+        self._last = dts
+        cts = m.timestamp - dts
+        if cts <= 0:
+            return m
+        return MediaMessage(
+            VIDEO, dts, _with_cts(m.payload, cts), keyframe=m.keyframe, codec=m.codec, rtp=m.rtp
+        )
+
+
+def _with_cts(body: bytes, cts: int) -> bytes:
+    """An AVC (legacy) or HEVC (E-RTMP CodedFramesX) coded-frame body with composition time ``cts``."""
+    cts = min(cts, 0x7FFFFF)
+    ct = cts.to_bytes(3, "big")
+    if body[0] & 0x80:  # E-RTMP: CodedFramesX (no cts) -> CodedFrames with one
+        if body[0] & 0x0F == VideoPacketType.CODED_FRAMES_X:
+            return bytes((body[0] & 0xF0 | VideoPacketType.CODED_FRAMES,)) + body[1:5] + ct + body[5:]
+        return body
+    return body[:2] + ct + body[5:]
 
 
 def plain(messages: Sequence[MediaMessage]) -> list[MediaMessage]:

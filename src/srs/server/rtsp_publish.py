@@ -21,7 +21,7 @@ from srs.protocol.rtc import rtcp
 from srs.protocol.rtc.rtp import RtpPacket, is_rtcp
 from srs.protocol.rtsp.message import RtspMessage, parse_transport, serialize_response
 from srs.protocol.rtsp.sdp import AnnouncedTrack, parse_announce
-from srs.remux.rtsp_in import RtspIngest, plain
+from srs.remux.rtsp_in import DecodeTimes, RtspIngest, plain
 from srs.util.errors import SrsError, StreamBusyError
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class RtspPublish:
         self.udp: dict[tuple[str, int], tuple[str, bool]] = {}  # client address -> (kind, is RTCP)
         self.source: Source | None = None
         self.ingest: RtspIngest | None = None
+        self.times = DecodeTimes()
         self.messages = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -144,7 +145,7 @@ class RtspPublish:
         src = self.source
         if src is None or not msgs:
             return
-        for m in plain(msgs):
+        for m in self.times.push(plain(msgs)):
             src.on_message(m)
         self.messages += len(msgs)
 
@@ -166,6 +167,8 @@ class RtspPublish:
             return
         try:
             self._feed(ing.flush())
+            for m in self.times.flush():
+                src.on_message(m)
         finally:
             self.source = None
             self.ingest = None
