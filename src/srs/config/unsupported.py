@@ -2,7 +2,7 @@
 
 The server implements today: ``listen``, ``chunk_size``, ``pid``, ``daemon``, the log settings,
 ``max_connections``, ``server_id``, ``work_dir``, ``http_api`` (incl. ``raw_api``, ``auth``,
-``https``), ``http_server`` (incl. ``https``), ``exporter``, ``heartbeat``, ``rtc_server`` and
+``https``), ``http_server`` (incl. ``https``), ``exporter``, ``heartbeat``, ``rtc_server``, ``stream_caster`` and
 ``vhost.{enabled, min_latency, tcp_nodelay, chunk_size, in_ack_size, out_ack_size, play.*, publish.*,
 http_remux.*, http_hooks.*, security.*, refer.*, rtc.*}``. Everything else is in
 :data:`UNSUPPORTED`; :func:`find_unsupported` lists each one the config turns on, with its
@@ -27,8 +27,7 @@ class Unsupported:
     * ``present``: the directive is written at all;
     * ``on``: a switch that is on (``default`` is its default, applied with SRS's bool rule);
     * ``enabled``: a block whose ``enabled`` is on (``default`` when the block has no ``enabled``);
-    * ``edge``: ``vhost.cluster`` asking for edge or origin-cluster behaviour;
-    * ``gb28181``: an enabled ``stream_caster`` whose ``caster`` is ``gb28181``.
+    * ``edge``: ``vhost.cluster`` asking for edge or origin-cluster behaviour.
     """
 
     path: str
@@ -57,7 +56,6 @@ UNSUPPORTED: tuple[Unsupported, ...] = (
     Unsupported("circuit_breaker", "enabled", True),
     Unsupported("tencentcloud_cls"),
     Unsupported("tencentcloud_apm"),
-    Unsupported("stream_caster", "gb28181"),  # mpegts_over_udp and flv are served
     Unsupported("stats", "enabled", True),
     # vhost
     Unsupported("vhost.http_static"),
@@ -134,16 +132,6 @@ def find_unsupported(root: Directive, env: EnvSource) -> tuple[str, ...]:
                 mode = n.get("mode")
                 oc = n.get("origin_cluster")
                 if (mode is not None and mode.arg0 == "remote") or (oc is not None and oc.arg0 == "on"):
-                    out.append(_line(n.where, item.path))
-        elif item.when == "gb28181":
-            for n in nodes:
-                enabled, caster = n.get("enabled"), n.get("caster")
-                if (
-                    enabled is not None
-                    and enabled.arg0 == "on"
-                    and caster is not None
-                    and caster.arg0 == "gb28181"
-                ):
                     out.append(_line(n.where, item.path))
         else:  # enabled
             if env_hit is not None:

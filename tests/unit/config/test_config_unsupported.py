@@ -38,10 +38,6 @@ def test_supported_today_reports_nothing() -> None:
         ("pithy_print_ms 1000;\n", "u.conf:2: directive 'pithy_print_ms' is not supported yet"),
         ("asprocess on;\ndaemon off;\n", "u.conf:2: directive 'asprocess' is not supported yet"),
         ("stats { network 0; }\n", "u.conf:2: directive 'stats' is not supported yet"),
-        (
-            "stream_caster {\n enabled on; caster gb28181; listen 9000;\n}\n",
-            "u.conf:2: directive 'stream_caster' is not supported yet",
-        ),
     ],
 )
 def test_reported_with_location(text: str, line: str) -> None:
@@ -61,6 +57,8 @@ def test_reported_with_location(text: str, line: str) -> None:
         "stream_caster { enabled on; caster mpegts_over_udp; listen 8935; output rtmp://127.0.0.1/live/x; }\n",
         "stream_caster { enabled on; caster flv; listen 8936; output rtmp://127.0.0.1/[app]/[stream]; }\n",
         "stream_caster { enabled off; caster gb28181; }\n",
+        "stream_caster { enabled on; caster gb28181; listen 9000; output rtmp://127.0.0.1/live/[stream];"
+        " sip { enabled on; listen 5060; } }\n",
     ],
 )
 def test_disabled_features_are_not_reported(text: str) -> None:
