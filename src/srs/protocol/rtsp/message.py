@@ -148,7 +148,11 @@ def _head(raw: bytes) -> RtspMessage:
         msg.status = int(parts[1])
         msg.reason = parts[2] if len(parts) > 2 else ""
     else:
-        if len(parts) != 3 or not parts[2].startswith("RTSP/") or not parts[0].isalpha():
+        if (
+            len(parts) != 3
+            or not parts[2].startswith("RTSP/")
+            or not parts[0].replace("_", "").replace("-", "").isalpha()
+        ):
             raise RtspError(f"bad RTSP request line {first[:80]!r}")
         msg.method = parts[0].upper()
         msg.uri = parts[1]

@@ -56,6 +56,11 @@ def test_bad_input_is_an_rtsp_error(data: bytes) -> None:
         RtspParser().feed(data)
 
 
+def test_methods_with_underscores() -> None:
+    (m,) = RtspParser().feed(b"GET_PARAMETER rtsp://h/x RTSP/1.0\r\nCSeq: 9\r\nSession: ab\r\n\r\n")
+    assert m.method == "GET_PARAMETER" and m.cseq == 9 and m.session == "ab"
+
+
 def test_response_parse_and_serialize() -> None:
     raw = serialize_response(454, 7, {"Session": "abc;timeout=60"})
     assert raw.startswith(b"RTSP/1.0 454 Session Not Found\r\nCSeq: 7\r\n")
