@@ -67,6 +67,25 @@ def test_gb_device_publishes_and_rtmp_plays(
     srs.wait_log(f"caster unpublish url=/live/{DEVICE}", timeout_s=20)
 
 
+def test_gb_h265_device_plays_over_http_ts(start_srs: StartServer, bg: ThreadPoolExecutor) -> None:
+    """An H.265 camera (PSM stream type 0x24): ffprobe reads hevc + aac over HTTP-TS."""
+    from support.server import Ports
+
+    ports = Ports()
+    media = free_port()
+    ts_mount = "http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }"
+    srs = start_srs(extra=_caster(media, ports.rtmp), ports=ports, vhost_body=ts_mount)
+    srs.wait_log("GB28181 media listen")
+    assert gb_publish(srs.ports.api, DEVICE, 7)["code"] == 0
+    sender = bg.submit(send_clip, media, 7, clip("hevc.flv"), realtime=2.0)
+    srs.wait_log(f"caster publish ip=127.0.0.1 url=/live/{DEVICE}", timeout_s=20)
+    url = f"http://127.0.0.1:{srs.ports.http}/live/{DEVICE}.ts"
+    got = probe(url, packets=60, rw_timeout_s=10, timeout_s=60)
+    assert got.video is not None and got.video.codec_name == "hevc"
+    assert got.audio is not None and got.audio.codec_name == "aac"
+    assert sender.result(timeout=60) > 100
+
+
 def test_gb_publish_api_binds_each_id_and_ssrc_once(start_srs: StartServer) -> None:
     """SRS's answers: the same id (or SSRC) bound again -> 1028; a body without id/ssrc -> 3008. The
     same {id, ssrc} again is accepted (ours), and media of an unknown SSRC is ignored."""

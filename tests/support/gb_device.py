@@ -125,6 +125,7 @@ class Frame:
     data: bytes  # Annex B access unit or one audio frame (ADTS / G.711)
     cts: int = 0
     key: bool = False
+    hevc: bool = False
 
 
 def _avcc_to_annexb(data: bytes) -> bytes:
@@ -171,11 +172,45 @@ def _adts(asc: bytes, raw: bytes) -> bytes:
     )
 
 
+def _hvcc_params(record: bytes) -> bytes:
+    """HEVCDecoderConfigurationRecord -> its VPS, SPS and PPS in Annex B."""
+    out, i = bytearray(), 23
+    for _ in range(record[22]):
+        count = int.from_bytes(record[i + 1 : i + 3], "big")
+        i += 3
+        for _ in range(count):
+            n = int.from_bytes(record[i : i + 2], "big")
+            out += b"\x00\x00\x00\x01" + record[i + 2 : i + 2 + n]
+            i += 2 + n
+    return bytes(out)
+
+
+def _ex_hevc(tag_data: bytes, params: bytes) -> tuple[bytes, Frame | None]:
+    """An Enhanced RTMP ``hvc1`` video tag -> (parameter sets, the frame or None)."""
+    key = (tag_data[0] >> 4) & 0x07 == 1
+    ptype = tag_data[0] & 0x0F
+    if ptype == 0:
+        return _hvcc_params(tag_data[5:]), None
+    if ptype == 1:
+        cts, body = int.from_bytes(tag_data[5:8], "big", signed=True), tag_data[8:]
+    elif ptype == 3:
+        cts, body = 0, tag_data[5:]
+    else:
+        return params, None
+    return params, Frame(True, 0, (params if key else b"") + _avcc_to_annexb(body), cts, key, hevc=True)
+
+
 def flv_frames(path: Path) -> Iterator[Frame]:
-    """H.264 access units (parameter sets before each keyframe) and ADTS AAC frames of an FLV file."""
+    """H.264 or H.265 (Enhanced RTMP ``hvc1``) access units (parameter sets before each keyframe) and
+    ADTS AAC frames of an FLV file."""
     params, asc = b"", b""
     for tag in iter_tags(path.read_bytes()):
-        if tag.type == VIDEO and tag.data[:1] in (b"\x17", b"\x27"):
+        if tag.type == VIDEO and tag.data[:1] and tag.data[0] & 0x80 and tag.data[1:5] == b"hvc1":
+            params, frame = _ex_hevc(tag.data, params)
+            if frame is not None:
+                frame.ms = tag.timestamp_ms
+                yield frame
+        elif tag.type == VIDEO and tag.data[:1] in (b"\x17", b"\x27"):
             if tag.data[1] == 0:
                 params = _avc_params(tag.data[5:])
                 continue
@@ -224,7 +259,8 @@ def ps_stream(path: Path, *, audio: str = "aac") -> Iterator[tuple[int, bytes]]:
     elif audio == "none":
         frames = [f for f in frames if f.video]
     frames.sort(key=lambda f: (f.ms, not f.video))
-    mux = PsMuxer(H264, {"aac": AAC, "g711a": G711A, "none": None}[audio])
+    hevc = any(f.hevc for f in frames)
+    mux = PsMuxer(H265 if hevc else H264, {"aac": AAC, "g711a": G711A, "none": None}[audio])
     for f in frames:
         t = f.ms * 90
         if f.video:

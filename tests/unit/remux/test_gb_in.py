@@ -14,10 +14,10 @@ from support.gb_device import ps_stream, rtp_packets
 from support.media import clip
 
 
-def _ingest(audio: str, seconds: float = 4.0) -> tuple[GbIngest, list[MediaMessage]]:
+def _ingest(audio: str, seconds: float = 4.0, name: str = "bbb.flv") -> tuple[GbIngest, list[MediaMessage]]:
     g = GbIngest()
     out: list[MediaMessage] = []
-    for ms, ps in ps_stream(Path(clip("bbb.flv")), audio=audio):
+    for ms, ps in ps_stream(Path(clip(name)), audio=audio):
         if ms > seconds * 1000:
             break
         for i in range(0, len(ps), 1400):
@@ -39,6 +39,15 @@ def test_h264_and_audio_become_messages(audio: str, rate: int) -> None:
     assert audio_msgs and audio_msgs[-1].timestamp > 3000
     assert all(b.timestamp >= a.timestamp for a, b in itertools.pairwise(video))
     assert g.stats.dropped == 0 and g.ps.errors == 0
+
+
+def test_h265_becomes_enhanced_rtmp_hevc() -> None:
+    g, msgs = _ingest("aac", 2.0, "hevc.flv")
+    assert g.video_codec() == "h265"
+    sh = msgs[0]
+    assert sh.kind == VIDEO and sh.sequence_header and sh.payload[1:5] == b"hvc1"
+    frames = [m for m in msgs if m.kind == VIDEO and not m.sequence_header]
+    assert frames[0].keyframe and len(frames) >= 45
 
 
 def test_video_only_device_starts_without_audio() -> None:
