@@ -285,7 +285,10 @@ class GbMediaConn(asyncio.Protocol):
             stream.stop("media gone")
             return
         req = stream.request
-        self._vhost = self.ctx.config.vhost(req.vhost) if req is not None else None
+        try:
+            self._vhost = self.ctx.resolve_vhost(req.vhost if req is not None else "")
+        except SrsError:
+            self._vhost = None  # the vhost went away meanwhile (reload): the first-packet rule applies
         log.info(
             "GB publish ip=%s id=%s ssrc=%d url=%s", self.ip, b.id, b.ssrc, req.stream_url if req else ""
         )
