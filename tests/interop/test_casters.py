@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import av
 import pytest
 
 from support.checks import Tolerance, assert_plays_like
-from support.media import clip
+from support.media import SHARED, clip
 from support.net import free_ports
+from support.pyav import pyav_probe
 from support.server import DEFAULT_VHOST_BODY, StartServer
 from support.tools import Clients, probe
 
@@ -91,3 +94,42 @@ def test_flv_post(start_srs: StartServer, stream_name: str, clients: Clients, bg
     for what, p in zip(("RTMP", "HTTP-FLV"), players, strict=True):
         assert_plays_like(p.result(), src, what=f"ffprobe {what} of the FLV caster", tol=Tolerance(0.02, 2))
     assert f"caster unpublish url=/live/{stream_name} (body ended)" in srs.wait_log("caster unpublish")
+
+
+def _remux_to_ts(src: Path, out: Path) -> Path:
+    """hevc.flv (Enhanced RTMP hvc1, which Debian's ffmpeg 5.1 cannot read) -> TS, with PyAV."""
+    with av.open(str(src)) as inp, av.open(str(out), "w", format="mpegts") as dst:
+        streams = {
+            s.index: dst.add_stream_from_template(s) for s in inp.streams if s.type in ("audio", "video")
+        }
+        for pkt in inp.demux():
+            if pkt.dts is None or pkt.stream.index not in streams:
+                continue
+            pkt.stream = streams[pkt.stream.index]
+            dst.mux(pkt)
+    return out
+
+
+def test_mpegts_over_udp_hevc(
+    start_srs: StartServer, stream_name: str, clients: Clients, bg: ThreadPoolExecutor, tmp_path: Path
+) -> None:
+    """H.265 in TS over UDP becomes Enhanced RTMP hvc1: PyAV plays it over HTTP-FLV frame for frame."""
+    (udp,) = free_ports(1)
+    extra = (
+        f"stream_caster {{ enabled on; caster mpegts_over_udp; listen {udp};"
+        f" output rtmp://127.0.0.1/live/{stream_name}; }}"
+    )
+    srs = start_srs(vhost_body=VHOST, extra=extra)
+    srs.wait_log(f"caster mpegts_over_udp listen={udp}")
+    src = pyav_probe(SHARED / "hevc.flv")
+    ts = _remux_to_ts(SHARED / "hevc.flv", tmp_path / "hevc.ts")
+    player = bg.submit(pyav_probe, srs.flv_url(stream_name), max_seconds=60, rw_timeout_s=6)
+    srs.wait_players(stream_name, 1)
+    pub = clients.add(
+        _ffmpeg("-re", "-i", str(ts), "-c", "copy", "-f", "mpegts", f"udp://127.0.0.1:{udp}?pkt_size=1316")
+    )
+    _, err = pub.communicate(timeout=60)
+    assert pub.returncode == 0, err.decode(errors="replace")
+    got = player.result()
+    assert got.video is not None and got.video.codec_name == "hevc"
+    assert_plays_like(got, src, what="PyAV HTTP-FLV of HEVC over the UDP caster", tol=TS_TOL)
