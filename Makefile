@@ -30,6 +30,7 @@ system-deps:
 	@scripts/install-system-deps.sh
 
 run: install
+	@scripts/install-system-deps.sh --runtime
 	$(BIN)/srs -c $(CONF)
 
 test: install-test system-deps

@@ -5,6 +5,22 @@
 # GStreamer (HLS / HTTP-TS played by a second client family), Chromium + hls.js (HLS in a browser).
 # Needs root (CI runs as root); otherwise prints what to install and fails.
 set -euo pipefail
+# --runtime (`make run`): only what the server itself loads, libsrt for srt_server; never fails
+# (without it the server logs one line and runs without SRT).
+libsrt() { { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null || true; } | grep -E "$1" >/dev/null; }
+if [ "${1:-}" = "--runtime" ]; then
+  if ! libsrt 'libsrt(-gnutls)?\.so\.1\.5 '; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing libsrt1.5-openssl (SRT)" >&2
+      { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsrt1.5-openssl \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libsrt1.5-openssl; }; } \
+        >/dev/null 2>&1 || echo "could not install libsrt1.5-openssl: SRT will be off" >&2
+    else
+      echo "SRT needs libsrt: sudo apt-get install -y libsrt1.5-openssl (the server runs without SRT until then)" >&2
+    fi
+  fi
+  exit 0
+fi
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
@@ -12,7 +28,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # SRT (srt_server): the reference libsrt, loaded by ctypes at run time (src/srs/server/srt/libsrt.py),
 # and srt-live-transmit (interop tests). libsrt-gnutls (an ffmpeg dependency) is the fallback library.
-{ ldconfig -p 2>/dev/null || true; } | grep 'libsrt\.so\.1\.5 ' >/dev/null || need+=(libsrt1.5-openssl)
+libsrt 'libsrt\.so\.1\.5 ' || need+=(libsrt1.5-openssl)
 command -v srt-live-transmit >/dev/null 2>&1 || need+=(srt-tools)
 # GStreamer (the second client family of the HLS / HTTP-TS interop tests): tools, souphttpsrc
 # (good), hlsdemux/tsdemux (bad), avdec_h264/avdec_aac (libav).
