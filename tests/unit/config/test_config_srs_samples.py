@@ -278,6 +278,7 @@ def test_our_default_configs_load_without_unsupported_lines() -> None:
         "rtmp2rtc.conf",
         "rtc.tcp.only.conf",
         "rtc.tcp.udp.conf",
+        "srt.conf",
     ):
         cfg = load_config(str(root / name))
         check_not_full(cfg)
@@ -289,6 +290,8 @@ def test_our_default_configs_load_without_unsupported_lines() -> None:
     # SRS 7's own srs.conf: WebRTC on port 8000, candidate from $CANDIDATE (unset: auto-detect).
     assert srs.rtc_server.enabled and srs.rtc_server.listen == 8000
     assert srs.vhost("__defaultVhost__").rtc.enabled  # type: ignore[union-attr]
+    assert srs.srt_server.enabled and srs.srt_server.listen == 10080  # make run: SRT in, anything out
+    assert srs.vhost("__defaultVhost__").srt.enabled  # type: ignore[union-attr]
     mp4 = load_config(str(root / "hls.mp4.conf")).vhost("__defaultVhost__")
     assert mp4 is not None and mp4.hls.use_fmp4 and mp4.hls.init_file == "[app]/[stream]-init.mp4"
     aes = load_config(str(root / "hls.aes.conf")).vhost("__defaultVhost__")
