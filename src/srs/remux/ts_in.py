@@ -100,6 +100,7 @@ class TsIngest:
         self._heap: list[tuple[int, int, list[MediaMessage]]] = []
         self._seq = 0
         self._last: dict[int, int] = {}
+        self._video_keyed = False  # a video keyframe went out
 
     @property
     def started(self) -> bool:
@@ -269,6 +270,10 @@ class TsIngest:
         self.stats.video_frames += 1
         p = _Pending(ext, msg)
         if self._base is not None:
+            if not (key or self._video_keyed):
+                self.stats.dropped += 1  # started audio-only: video joins at its first keyframe
+                return []
+            self._video_keyed = True
             return self._emit(p)
         if key:
             self._pending_video = [p]
@@ -358,6 +363,7 @@ class TsIngest:
         if not video and not audio:
             return []
         base = self._base = video[0].ext if video else audio[0].ext
+        self._video_keyed = bool(video)
         self._pending_video, self._pending_audio = [], []
         kept = [a for a in audio if a.ext >= base]
         self.stats.dropped += len(audio) - len(kept)

@@ -282,3 +282,23 @@ def test_frames_before_parameter_sets_and_unknown_streams_are_dropped() -> None:
     assert [(m.sequence_header, m.keyframe) for m in out] == [(True, True), (False, True)]
     assert out[0].payload == bytes((0x17, 0, 0, 0, 0)) + h264.build_avc_config(SPS, PPS)
     assert ing.stats.dropped == 1
+
+
+def test_audio_only_start_then_video_joins_at_a_keyframe() -> None:
+    # Video announced, parameter sets known, but the first keyframe comes after keyframe_wait_ms of audio.
+    mux = TsMuxer([TsStream(ts.VIDEO_PID, StreamType.H264), TsStream(ts.AUDIO_PID, StreamType.AAC)])
+    cfg = aac.parse_asc(ASC)
+    data = bytearray(mux.tables())
+    for i in range(60):
+        t = i * 40 * 90
+        body = to_annexb([SPS, PPS, P] if i == 0 else [SPS, PPS, IDR] if i == 40 else [P])
+        data += mux.frame(ts.VIDEO_PID, body, t, t, key=i == 40)
+        data += mux.frame(ts.AUDIO_PID, aac.build_adts(cfg, 10) + b"\x21" * 10, t)
+    ing = TsIngest(keyframe_wait_ms=1000)
+    out = feed_chunks(ing, bytes(data))
+    v = frames(out, VIDEO)
+    assert v[0].keyframe and len(v) == 20 and v[0].timestamp == 1600
+    assert frames(out, AUDIO)[0].timestamp == 0
+    assert [m.kind for m in out if m.sequence_header] == [AUDIO, VIDEO]
+    times = [m.timestamp for m in out]
+    assert times == sorted(times)
