@@ -16,6 +16,10 @@ message time in ms. :class:`TsIngest` is the sans-IO equivalent, on :class:`srs.
 * nothing is emitted until both kinds the PMT announces have media (up to ``wait_ms`` of media waiting
   for the other): the first tags are the sequence headers, then both kinds from the start;
 * several ADTS (or MP3) frames in one PES are split, each timed by its sample count from the PES PTS;
+* messages come out in timestamp order across kinds (TS muxers put audio PES ahead of the video,
+  and the Source's jitter correction turns a step back into +10 ms): a message waits until every
+  announced kind has reached its time, at most ``wait_ms``; after an audio-only start, video joins
+  at its first keyframe;
 * a PES that lost packets (continuity counter gap) is dropped, as are video frames before their
   parameter sets; MP3 (stream types 3/4) is carried as FLV MP3; Opus in TS (private PES with an
   ``Opus`` registration descriptor) is not decoded yet (the demuxer does not read descriptors), nor
