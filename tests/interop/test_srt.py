@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import threading
+import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ PASS = "srs-test-passphrase"
 VHOST = """
     srt { enabled on; srt_to_rtmp on; }
     http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+    hls { enabled on; hls_fragment 1; hls_window 6; hls_ctx off; }
 """
 EXTRA = f"""
 srt_server {{ enabled on; listen 0; passphrase {PASS}; pbkeylen 16; }}
@@ -70,20 +72,37 @@ def ffmpeg_srt_publish(url: str, seconds: float = 0, loops: int = 0) -> subproce
 
 
 def _codecs(srv: SrsProcess, url: str) -> dict[str, str]:
-    got = probe(url, packets=60, timeout_s=30)
+    """Codecs of ``url`` after 100 packets, both kinds with frames and a keyframe."""
+    got = probe(url, packets=100, timeout_s=30)
+    assert got.video is not None and got.audio is not None, got
+    assert len(got.video.dts) >= 20 and got.video.keyframes >= 1 and len(got.audio.dts) >= 20, got
+    assert got.video.monotonic() and got.audio.monotonic()
     return {s.codec_type: s.codec_name for s in got.streams}
 
 
-def test_ffmpeg_publish_plays_over_rtmp_and_srt(srt_srs: SrsProcess, clients: Clients) -> None:
+def _wait_segments(url: str, n: int, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url) as r:
+                if r.read().decode().count("#EXTINF") >= n:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url}: fewer than {n} segments")
+
+
+def test_ffmpeg_publish_plays_over_rtmp_flv_hls_and_srt(srt_srs: SrsProcess, clients: Clients) -> None:
     stream = _name()
     clients.add(ffmpeg_srt_publish(srt_url(srt_srs, f"#!::r=live/{stream},m=publish"), loops=-1))
     srt_srs.wait_log(f"SRT publish ip=127.0.0.1 url=/live/{stream}", 10)
     rtmp = f"rtmp://127.0.0.1:{srt_srs.ports.rtmp}/live/{stream}"
-    assert _codecs(srt_srs, rtmp) == {"video": "h264", "audio": "aac"}
-    play = srt_url(srt_srs, f"#!::r=live/{stream},m=request")
-    got = probe(play, packets=60, timeout_s=30)
-    assert {s.codec_type: s.codec_name for s in got.streams} == {"video": "h264", "audio": "aac"}
-    assert got.video is not None and got.video.width == 640
+    http = f"http://127.0.0.1:{srt_srs.ports.http}/live/{stream}"
+    for url in (rtmp, http + ".flv", srt_url(srt_srs, f"#!::r=live/{stream},m=request")):
+        assert _codecs(srt_srs, url) == {"video": "h264", "audio": "aac"}, url
+    _wait_segments(http + ".m3u8", 3)
+    assert _codecs(srt_srs, http + ".m3u8") == {"video": "h264", "audio": "aac"}
     # stats: SRS's client types, and a kick ends the publisher
     with urllib.request.urlopen(f"http://127.0.0.1:{srt_srs.ports.api}/api/v1/clients?count=100") as r:
         doc = json.load(r)
