@@ -11,7 +11,7 @@ import pytest
 
 from support.gb_device import gb_publish, send_clip
 from support.media import clip
-from support.net import free_port
+from support.net import free_port, wait_port
 from support.server import SrsProcess, StartServer
 from support.tools import probe
 
@@ -42,6 +42,7 @@ def _start(start_srs: StartServer) -> tuple[SrsProcess, int]:
     media = free_port()
     srs = start_srs(extra=_caster(media, ports.rtmp), ports=ports)
     srs.wait_log("GB28181 media listen")
+    wait_port(srs.ports.api)  # the HTTP listeners start after the casters
     return srs, media
 
 
@@ -76,6 +77,7 @@ def test_gb_h265_device_plays_over_http_ts(start_srs: StartServer, bg: ThreadPoo
     ts_mount = "http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }"
     srs = start_srs(extra=_caster(media, ports.rtmp), ports=ports, vhost_body=ts_mount)
     srs.wait_log("GB28181 media listen")
+    wait_port(srs.ports.api)  # the HTTP listeners start after the casters
     assert gb_publish(srs.ports.api, DEVICE, 7)["code"] == 0
     sender = bg.submit(send_clip, media, 7, clip("hevc.flv"), realtime=2.0)
     srs.wait_log(f"caster publish ip=127.0.0.1 url=/live/{DEVICE}", timeout_s=20)
