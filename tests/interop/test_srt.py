@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -35,7 +36,7 @@ VHOST = """
     hls { enabled on; hls_fragment 1; hls_window 6; hls_ctx off; }
 """
 EXTRA = f"""
-srt_server {{ enabled on; listen 0; passphrase {PASS}; pbkeylen 16; }}
+srt_server {{ enabled on; listen 0; passphrase {PASS}; pbkeylen 16; peer_idle_timeout 3000; }}
 vhost nosrt.test {{ }}
 """
 
@@ -241,3 +242,20 @@ def test_five_percent_loss_each_way_stays_decodable(srt_srs: SrsProcess, clients
     finally:
         relay.close()
     srt_srs.wait_log(f"SRT unpublish url=/live/{stream}", 20)
+
+
+def test_a_silent_peer_is_dropped_after_peer_idle_timeout(srt_srs: SrsProcess, clients: Clients) -> None:
+    stream = _name()
+    player = clients.add(
+        subprocess.Popen(
+            ["srt-live-transmit", "-q", srt_url(srt_srs, f"#!::r=live/{stream},m=request"), "file://con"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    srt_srs.wait_log(f"SRT play ip=127.0.0.1 url=/live/{stream}", 10)
+    player.send_signal(signal.SIGSTOP)  # no more ACKs, keepalives or anything: silent
+    try:
+        srt_srs.wait_log(f"SRT stop play ip=127.0.0.1 url=/live/{stream} (peer closed)", 15)
+    finally:
+        player.send_signal(signal.SIGCONT)

@@ -235,7 +235,8 @@ class SrtConnection:
             self.consumer = None
             if client is not None:
                 policy.on_stop(client)
-            log.info("SRT stop play ip=%s (%s) sent=%d", self.ip, reason, self.send_bytes)
+            url = client.request.stream_url if client is not None else "-"
+            log.info("SRT stop play ip=%s url=%s (%s) sent=%d", self.ip, url, reason, self.send_bytes)
         src = self.source
         if self.publishing and src is not None:
             try:
