@@ -189,13 +189,13 @@ class SrtConnection:
         why = unsafe_name(sid.app, sid.stream)
         if why is not None:
             raise SrsError(f"refused: {why}")
-        host = sid.vhost or "127.0.0.1"
+        host = self.server.public_ip
         req = Request(
             vhost=vhost.name,
             app=sid.app,
             stream=sid.stream,
             param=sid.param,
-            tc_url=f"srt://{host}/{sid.app}",
+            tc_url=f"srt://{sid.vhost or host}/{sid.app}",  # SRS: srs_generate_tc_url("srt", ...)
             schema="srt",
             host=host,
             port=self.server.port,

@@ -90,6 +90,9 @@ class SrtServer:
         self.listener = -1
         self.eid = -1
         self.port = 0
+        # SRS: an SRT request's host (and tcUrl's when no vhost is named) is the server's first
+        # public address (srs_get_public_internet_address).
+        self.public_ip = public_ip()
         self.conns: dict[int, SrtConnection] = {}
         self._unsubscribed: set[int] = set()  # broken sockets the thread took out of its epoll
         self._stop = threading.Event()
@@ -257,6 +260,17 @@ class SrtServer:
                 else:
                     self._unsubscribed.discard(sock)
                     self.srt.close(sock)
+
+
+def public_ip() -> str:
+    """The first IPv4 of an interface up (SRS's order), else 127.0.0.1."""
+    try:
+        from srs.server.rtc.candidates import scan_interfaces
+
+        v4 = [a.ip for a in scan_interfaces() if a.ipv4 and not a.loopback]
+    except Exception:  # no interface information: never fatal
+        v4 = []
+    return v4[0] if v4 else "127.0.0.1"
 
 
 def start_srt(ctx: ServerContext) -> SrtServer | None:
