@@ -70,26 +70,22 @@ def test_ffprobe_plays_rtmp_stream_over_rtsp(rtsp_srs: SrsProcess, clients: Clie
     rtsp_srs.wait_log("RTSP play stop", 10)
 
 
-def test_gstreamer_rtspsrc_receives_buffers(rtsp_srs: SrsProcess, clients: Clients) -> None:
+@pytest.mark.parametrize("protocols", ["tcp", "udp"])
+def test_gstreamer_rtspsrc_decodes(rtsp_srs: SrsProcess, clients: Clients, protocols: str) -> None:
+    """rtspsrc links the pad its depayloader takes: 50 decoded 640x360 pictures, then 50 decoded
+    AAC buffers, end each pipeline (num-buffers -> EOS)."""
     stream = _name()
     _publish(rtsp_srs, stream, clients)
-    out = subprocess.run(
-        [
-            "gst-launch-1.0",
-            "-q",
-            "rtspsrc",
-            f"location={_url(rtsp_srs, stream)}",
-            "protocols=tcp",
-            "!",
-            "fakesink",
-            "num-buffers=100",
-            "sync=false",
-        ],
-        capture_output=True,
-        timeout=60,
-        text=True,
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
+    src = f"rtspsrc location={_url(rtsp_srs, stream)} protocols={protocols}"
+    for branch in (
+        "rtph264depay ! h264parse ! avdec_h264 ! video/x-raw,width=640,height=360",
+        "rtpmp4gdepay ! aacparse ! avdec_aac",
+    ):
+        pipeline = f"{src} ! {branch} ! fakesink num-buffers=50 sync=false"
+        out = subprocess.run(
+            ["gst-launch-1.0", *pipeline.split()], capture_output=True, timeout=60, text=True
+        )
+        assert out.returncode == 0 and "Got EOS" in out.stdout, (out.stdout + out.stderr)[-3000:]
 
 
 def _rtsp(sock: socket.socket, text: str) -> str:
