@@ -9,11 +9,12 @@ stream; TEARDOWN (or the connection closing) stops it. Sender reports go out eve
 
 Where we differ from SRS: SETUP also takes ``RTP/AVP;unicast;client_port=a-b`` (SRS answers 461):
 the server's two UDP sockets (RTP on an even port, RTCP on the next) are shared by every session and
-answered as ``server_port``; the session ends when neither RTSP requests nor RTCP from the client
-came for :data:`SESSION_TIMEOUT_S` (SRS's RTSP session timeout is 60 s too). PAUSE stops sending
-(the consumer is paused), GET_PARAMETER/SET_PARAMETER answer 200 (keep-alive), a request naming
+answered as ``server_port``. A connection with UDP media (or none yet) ends when neither RTSP
+requests nor RTCP/RTP from the client came for :data:`SESSION_TIMEOUT_S` (60 s, the ``timeout`` of our
+``Session`` header); with all its media interleaved, the TCP connection itself says when it is
+gone. PAUSE stops sending (live media meanwhile is dropped), GET_PARAMETER/SET_PARAMETER answer 200 (keep-alive), a request naming
 another session answers 454, PLAY before SETUP 455, SETUP of the aggregate URL 459. Publishing
-(ANNOUNCE/RECORD) is not served: 405, as SRS.
+(ANNOUNCE/RECORD, :mod:`srs.server.rtsp_publish`) is ours: SRS 7 plays only.
 """
 
 from __future__ import annotations
@@ -266,8 +267,10 @@ class RtspConnection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         while not self.closed:
             try:
-                msg = await asyncio.wait_for(self._queue.get(), timeout=5.0)
+                msg = await asyncio.wait_for(self._queue.get(), timeout=min(5.0, SESSION_TIMEOUT_S / 2))
             except TimeoutError:
+                if self._tcp_media():
+                    continue  # the TCP connection tells whether the peer is there
                 if loop.time() - self.last_seen > SESSION_TIMEOUT_S:
                     log.warning("RTSP client ip=%s closed: session timeout", self.ip)
                     self.close("session timeout")
@@ -285,6 +288,14 @@ class RtspConnection(asyncio.Protocol):
                 self.transport.write(out)
                 if msg.method == "TEARDOWN":
                     self.close("teardown")
+
+    def _tcp_media(self) -> bool:
+        """Playing or publishing with every track interleaved on the connection."""
+        if self.publish is not None and self.publish.source is not None:
+            return not self.publish.udp
+        if self.consumer is not None:
+            return all(s.channel is not None for s in self.setups.values())
+        return False
 
     def _session_headers(self) -> dict[str, str]:
         return {"Session": f"{self.session};timeout={int(SESSION_TIMEOUT_S)}"}
