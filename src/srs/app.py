@@ -416,6 +416,8 @@ class App:
         if old.rtc_server != cfg.rtc_server:
             # SRS does not reload rtc_server either: the media port and certificate stay as started.
             log.warning("reload: rtc_server changed; it applies after a restart")
+        if old.rtsp_server != cfg.rtsp_server:
+            log.warning("reload: rtsp_server changed; it applies after a restart")
         if d.mw_cpu_budget_changed:
             self.ctx.pacer.duty = cfg.mw_cpu_budget / 100
             changes.append(f"mw_cpu_budget {cfg.mw_cpu_budget}")
