@@ -11,6 +11,12 @@ Sends: ``srt_sendmsg`` on a non-blocking socket only copies the message into lib
 (libsrt's send-queue thread paces it out) and libsrt's API is thread-safe, so players call it
 directly from the loop; a full buffer answers ``EASYNCSND`` at once and the chunk is dropped and
 counted (libsrt's own ``tlpktdrop`` drops late packets the same way). No queue, no extra wakeup.
+Measured (1000 calls/s of 1316 bytes to srt-live-transmit): median 1.8 us, p99 69 us, max 0.4 ms
+(libsrt's lock shared with its send thread): cheaper than a hand-off to the thread would be.
+A 2 Mbit/s publisher costs ~0.63 % of a core in all (docs/PERFORMANCE.md, bench/srt_ingest.py).
+
+Not reloadable (as SRS): ``srt_server`` changes need a restart; a vhost whose ``srt`` is turned off by
+a reload refuses new SRT clients, those connected stay.
 
 Before the handshake is answered, libsrt calls our listen callback (on its receive thread) with the
 peer's streamid: a streamid SRS would refuse, or a vhost whose ``srt`` is off, is rejected there
