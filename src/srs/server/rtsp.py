@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from srs.protocol.rtsp.message import (
     serialize_response,
 )
 from srs.protocol.rtsp.sdp import AUDIO_PT, VIDEO_PT, Track, audio_track, describe, video_track
+from srs.protocol.rtsp.session import METHODS, RtspSession
 from srs.remux.rtsp_out import RtspWire
 from srs.server.context import ServerContext
 from srs.server.policy import Client
@@ -56,7 +56,6 @@ log = logging.getLogger("srs")
 
 SESSION_TIMEOUT_S = 60.0
 HEADER_WAIT_S = 2.0  # DESCRIBE of a stream being published waits this long for its sequence headers
-METHODS = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, PAUSE, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 _READ = 64 * 1024
 
 
@@ -168,7 +167,7 @@ class RtspConnection(asyncio.Protocol):
         self.ip = ""
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = RtspParser()
-        self.session = secrets.token_hex(4)
+        self.rtsp = RtspSession(timeout_s=max(1, int(SESSION_TIMEOUT_S)))
         self.tracks: list[Track] = []
         self.setups: dict[int, _Setup] = {}
         self.by_pt: dict[int, _Setup] = {}
@@ -298,45 +297,50 @@ class RtspConnection(asyncio.Protocol):
         return False
 
     def _session_headers(self) -> dict[str, str]:
-        return {"Session": f"{self.session};timeout={int(SESSION_TIMEOUT_S)}"}
+        return self.rtsp.headers()
 
     async def _handle(self, m: RtspMessage) -> bytes:
-        cseq = m.cseq
-        method = m.method
-        if method == "OPTIONS":
-            return serialize_response(200, cseq, {"Public": METHODS})
-        if m.session and m.session != self.session and method not in ("DESCRIBE",):
-            return serialize_response(454, cseq)
+        """Order and session checks by the sans-IO :class:`RtspSession`, then the request itself."""
+        cseq, method, rtsp = m.cseq, m.method, self.rtsp
+        track = self.publish.track_of(m.uri) if self.publish is not None else split_target(m.uri)[1]
+        status = rtsp.check(m, track)
+        if status is not None:
+            extra = {"Public": METHODS} if method == "OPTIONS" else self._session_headers()
+            return serialize_response(status, cseq, extra)
         if method == "DESCRIBE":
-            return await self._describe(m)
-        if method == "SETUP":
-            if self.publish is not None:
-                return self.publish.setup(m, self._session_headers())
-            return self._setup(m)
-        if method == "ANNOUNCE":
-            return await self._announce(m)
-        if method == "RECORD":
-            if self.publish is None:
-                return serialize_response(455, cseq, self._session_headers())
-            return self.publish.record(m, self._session_headers())
-        if method == "PLAY":
-            return self._play(m)
-        if method == "PAUSE":
-            if self.consumer is None:
-                return serialize_response(455, cseq, self._session_headers())
+            out = await self._describe(m)
+        elif method == "ANNOUNCE":
+            out = await self._announce(m)
+        elif method == "SETUP":
+            out = self.publish.setup(m, self._session_headers()) if self.publish else self._setup(m)
+        elif method == "PLAY":
+            out = self._play(m)
+        elif method == "RECORD":
+            assert self.publish is not None  # the session is in record mode
+            out = self.publish.record(m, self._session_headers())
+        elif method == "PAUSE":
             self.paused = True
-            return serialize_response(200, cseq, self._session_headers())
-        if method == "TEARDOWN":
+            out = serialize_response(200, cseq, self._session_headers())
+        else:  # TEARDOWN
             self._stop("teardown")
-            return serialize_response(200, cseq, self._session_headers())
-        if method in ("GET_PARAMETER", "SET_PARAMETER"):
-            return serialize_response(200, cseq, self._session_headers())
-        return serialize_response(501, cseq)
+            out = serialize_response(200, cseq, self._session_headers())
+        if out.startswith(b"RTSP/1.0 200 "):
+            if method == "DESCRIBE":
+                rtsp.described(len(self.tracks))
+            elif method == "ANNOUNCE":
+                rtsp.announced(len(self.publish.tracks) if self.publish else 0)
+            elif method == "SETUP":
+                rtsp.set_up()
+            elif method in ("PLAY", "RECORD"):
+                rtsp.started()
+            elif method == "PAUSE":
+                rtsp.paused()
+            elif method == "TEARDOWN":
+                rtsp.torn_down()
+        return out
 
     async def _describe(self, m: RtspMessage) -> bytes:
         cseq = m.cseq
-        if self.publish is not None:
-            return serialize_response(455, cseq, self._session_headers())
         uri, _ = split_target(m.uri)
         found = await self._identify(m, "rtsp-play")
         if isinstance(found, int):
@@ -406,8 +410,6 @@ class RtspConnection(asyncio.Protocol):
 
     async def _announce(self, m: RtspMessage) -> bytes:
         cseq = m.cseq
-        if self.consumer is not None or self.publish is not None:
-            return serialize_response(455, cseq, self._session_headers())
         tracks = announce_tracks(m)
         if not tracks:
             return serialize_response(415 if m.body else 400, cseq)
