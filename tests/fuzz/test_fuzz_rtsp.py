@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from srs.protocol.rtc.rtp import RtpPacket
-from srs.protocol.rtsp.message import RtspParser, interleave, parse_transport, serialize_request
+from srs.protocol.rtsp.message import RtspMessage, RtspParser, interleave, parse_transport, serialize_request
 from srs.protocol.rtsp.sdp import audio_track, b64_sets, parse_announce, video_track
+from srs.protocol.rtsp.session import RtspSession
 from srs.remux.rtsp_in import DecodeTimes, RtspIngest, aac_units, plain
 from srs.server.rtsp import request_of, split_target
 from srs.util.errors import SrsError
@@ -115,3 +116,47 @@ def test_ingest_takes_any_rtp(packets: list[tuple[str, bytes]]) -> None:
         times.push(plain(ingest.on_rtp(kind, pkt, i * 20)))
     times.push(plain(ingest.poll(10_000) + ingest.flush()))
     times.flush()
+
+
+METHODS = [
+    "OPTIONS",
+    "DESCRIBE",
+    "ANNOUNCE",
+    "SETUP",
+    "PLAY",
+    "PAUSE",
+    "RECORD",
+    "TEARDOWN",
+    "GET_PARAMETER",
+    "X",
+]
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(METHODS),
+            st.sampled_from(["", "sid", "zz"]),
+            st.sampled_from([None, 0, 1, -1]),
+            st.booleans(),
+        ),
+        max_size=20,
+    )
+)
+def test_session_machine_never_raises(steps: list[tuple[str, str, int | None, bool]]) -> None:
+    s = RtspSession("sid")
+    for method, session, track, ok in steps:
+        m = RtspMessage(method=method, uri="rtsp://h/a/b", headers={"session": session} if session else {})
+        status = s.check(m, track)
+        assert status in (None, 200, 454, 455, 459, 501)
+        if status is None and ok:
+            {
+                "DESCRIBE": lambda: s.described(2),
+                "ANNOUNCE": lambda: s.announced(2),
+                "SETUP": s.set_up,
+                "PLAY": s.started,
+                "RECORD": s.started,
+                "PAUSE": s.paused,
+                "TEARDOWN": s.torn_down,
+            }[method]()

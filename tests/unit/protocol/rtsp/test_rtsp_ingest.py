@@ -76,3 +76,31 @@ def test_wire_to_ingest_round_trip() -> None:
     assert parse_audio(aac[0].payload).codec == AudioCodec.AAC
     # timestamps advance with the clip (presentation order: within a GOP's reordering of it)
     assert frames[-1].timestamp + 200 >= 5000 and aac[-1].timestamp <= 6100
+
+
+def test_hevc_describe_wire_and_ingest() -> None:
+    """H.265: sprop-vps/sps/pps in the SDP, RFC 7798 packets, and back to an hvc1 sequence header."""
+    tags = clip_tags("hevc.flv")
+    v = video_track(video_sh(tags).body)
+    assert v is not None and v.codec == "H265"
+    assert all(f"sprop-{k}=" in v.fmtp for k in ("vps", "sps", "pps"))
+    (video,) = parse_announce(describe("rtsp://h/live/x", [replace(v, control="trackID=0")]))
+    ingest = RtspIngest(video, None)
+    wire = RtspWire("h265")
+    out: list[MediaMessage] = []
+    for t in tags:
+        if t.tag_type != 9 or t.timestamp > 3000:
+            continue
+        for pkt in split_frames(wire.encode(MediaMessage(VIDEO, t.timestamp, t.body))):
+            out += ingest.on_rtp("video", RtpPacket.parse(pkt), t.timestamp)
+    out += ingest.flush()
+    assert out[0].sequence_header and out[0].codec == VideoCodec.HEVC
+    frames = [m for m in out if not m.sequence_header]
+    assert frames[0].keyframe and len(frames) > 30
+
+
+def test_opus_track() -> None:
+    from srs.format.flv import audio_body
+
+    t = audio_track(audio_body(AudioCodec.OPUS, 1, b"\xfc\xff\xfe", enhanced=True))
+    assert t is not None and (t.codec, t.clock, t.channels) == ("opus", 48000, 2)
