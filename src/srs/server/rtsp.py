@@ -202,6 +202,7 @@ class RtspConnection(asyncio.Protocol):
             log.warning("drop RTSP client ip=%s: exceed max_connections", self.ip)
             transport.close()
             self.closed = True
+            self.server.conns.discard(self)
             return
         self._task = asyncio.get_running_loop().create_task(self._serve())
 
