@@ -36,6 +36,7 @@ command -v gst-launch-1.0 >/dev/null 2>&1 || need+=(gstreamer1.0-tools)
 if command -v gst-inspect-1.0 >/dev/null 2>&1; then
   gst-inspect-1.0 --exists decodebin || need+=(gstreamer1.0-plugins-base)
   gst-inspect-1.0 --exists souphttpsrc || need+=(gstreamer1.0-plugins-good)
+  gst-inspect-1.0 --exists rtspsrc || need+=(gstreamer1.0-plugins-good)  # RTSP interop (rtp*depay too)
   gst-inspect-1.0 --exists hlsdemux || need+=(gstreamer1.0-plugins-bad)
   gst-inspect-1.0 --exists avdec_h264 || need+=(gstreamer1.0-libav)
 else
