@@ -144,3 +144,30 @@ async def test_refused_publisher_and_busy_stream(tmp_path: Path, receiver: Recei
         for p in procs:
             await stop(p)
         await r.app.stop(graceful=False)
+
+
+async def test_a_publisher_sending_something_else_than_ts_is_closed(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    r = await start(tmp_path, receiver)
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 400)  # 1316-byte messages that do not start with 0x47
+    # srt-live-transmit reads files only as file://con, and quits at its end: keep the pipe open
+    proc = await asyncio.create_subprocess_exec(
+        *("srt-live-transmit", "-q", "-chunk:1316", "file://con", srt_url(r, "#!::r=live/junk,m=publish")),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(junk.read_bytes())
+    try:
+        await receiver.wait("on_unpublish", timeout_s=10)
+        await receiver.wait("on_close", timeout_s=5)
+        await stop(proc)  # it would reconnect with what it still has to send
+        await until(lambda: not r.ctx.connections)
+        src = r.ctx.registry.find("/live/junk")
+        assert src is None or not src.publishing
+    finally:
+        await stop(proc)
+        await r.app.stop(graceful=False)
