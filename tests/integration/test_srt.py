@@ -4,12 +4,14 @@ streamid's parameters, stats client types, a hook refusing a publisher, a busy s
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from srs.server.srt import libsrt
 from support.media import clip
 from support.server import DEFAULT_VHOST_BODY
 
@@ -146,28 +148,36 @@ async def test_refused_publisher_and_busy_stream(tmp_path: Path, receiver: Recei
         await r.app.stop(graceful=False)
 
 
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 async def test_a_publisher_sending_something_else_than_ts_is_closed(
     tmp_path: Path, receiver: Receiver
 ) -> None:
     r = await start(tmp_path, receiver)
-    junk = tmp_path / "junk.bin"
-    junk.write_bytes(bytes(range(256)) * 400)  # 1316-byte messages that do not start with 0x47
-    # srt-live-transmit reads files only as file://con, and quits at its end: keep the pipe open
-    proc = await asyncio.create_subprocess_exec(
-        *("srt-live-transmit", "-q", "-chunk:1316", "file://con", srt_url(r, "#!::r=live/junk,m=publish")),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    assert proc.stdin is not None
-    proc.stdin.write(junk.read_bytes())
+    seen = _Lines()
+    logging.getLogger("srs").addHandler(seen)
+    srt = libsrt.load()
+    assert srt is not None and r.app.srt is not None
+    s = srt.create_socket()
     try:
-        await receiver.wait("on_unpublish", timeout_s=10)
-        await receiver.wait("on_close", timeout_s=5)
-        await stop(proc)  # it would reconnect with what it still has to send
+        srt.set_str(s, libsrt.SRTO_STREAMID, "#!::r=live/junk,m=publish")
+        await asyncio.to_thread(srt.connect, s, "127.0.0.1", r.app.srt.port)
+        await receiver.wait("on_publish")
+        assert srt.sendmsg(s, bytes(range(188)) * 7) == 1316  # not TS: the first byte is not 0x47
+        await receiver.wait("on_unpublish")
+        await receiver.wait("on_close")
         await until(lambda: not r.ctx.connections)
+        assert any("invalid ts packet len=1316 first=0x0" in line for line in seen.lines), seen.lines
         src = r.ctx.registry.find("/live/junk")
         assert src is None or not src.publishing
     finally:
-        await stop(proc)
+        logging.getLogger("srs").removeHandler(seen)
+        srt.close(s)
         await r.app.stop(graceful=False)

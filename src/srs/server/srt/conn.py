@@ -277,7 +277,9 @@ class SrtConnection:
     def _ingest(self, msgs: list[bytes]) -> None:
         for m in msgs:
             if len(m) % TS_PACKET or m[0] != 0x47:
-                self.close(f"invalid ts packet len={len(m)} first={m[0]:#x}")
+                why = f"invalid ts packet len={len(m)} first={m[0]:#x}"
+                log.warning("SRT client ip=%s:%d closed: %s", self.ip, self.port, why)
+                self.close(why)
                 return
         src = self.source
         if src is None or self.ingest is None:

@@ -118,6 +118,7 @@ class LibSrt:
             "srt_getsockflag": (c_int, [c_int, c_int, c_void_p, pint]),
             "srt_bind": (c_int, [c_int, c_void_p, c_int]),
             "srt_listen": (c_int, [c_int, c_int]),
+            "srt_connect": (c_int, [c_int, c_void_p, c_int]),
             "srt_accept": (c_int, [c_int, c_void_p, pint]),
             "srt_listen_callback": (c_int, [c_int, ListenCallback, c_void_p]),
             "srt_setrejectreason": (c_int, [c_int, c_int]),
@@ -193,6 +194,11 @@ class LibSrt:
     def bind(self, s: int, host: str, port: int) -> None:
         sa = sockaddr(host, port)
         self._check(self.lib.srt_bind(s, sa, len(sa)), f"srt_bind {host}:{port}")
+
+    def connect(self, s: int, host: str, port: int) -> None:
+        """Caller mode (blocking unless SRTO_RCVSYN is off): tests and future SRT pulls use it."""
+        sa = sockaddr(host, port)
+        self._check(self.lib.srt_connect(s, sa, len(sa)), f"srt_connect {host}:{port}")
 
     def listen(self, s: int, backlog: int = 100) -> None:
         self._check(self.lib.srt_listen(s, backlog), "srt_listen")
