@@ -134,8 +134,12 @@ async def test_session_state_machine_stats_and_kick(tmp_path: Path) -> None:
         await c2.ask("SETUP", url + "/trackID=1", Transport="RTP/AVP/TCP;interleaved=0-1", Session=d2.session)
         await c2.ask("PLAY", url, Session=d2.session)
         t = await c2.ask("TEARDOWN", url, Session=d2.session)
-        assert t.status == 200
-        assert await c2.closed()
+        assert t.status == 200  # the session ends, the connection stays for more requests (as SRS)
+        assert (await c2.ask("PAUSE", url, Session=d2.session)).status == 200  # nothing to pause
+        assert (await c2.ask("PLAY", url, Session=d2.session)).status == 455
+        assert r.ctx.registry.find("/live/s") is not None and not any(
+            c.kind == "rtsp-play" and c.consumer is not None for c in r.ctx.connections.values()
+        )
         c2.close()
         await pub.close()
     finally:

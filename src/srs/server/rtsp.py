@@ -256,6 +256,9 @@ class RtspConnection(asyncio.Protocol):
             if s.udp is not None:
                 self.server.by_udp.pop((s.udp[0], s.udp[2]), None)
                 self.server.by_udp.pop((s.udp[0], s.udp[1]), None)
+        self.setups.clear()
+        self.by_pt.clear()
+        self.paused = False
         if self._registered and self.client is not None:
             self._registered = False
             self.ctx.policy.on_disconnect(self.client, False)
@@ -285,9 +288,7 @@ class RtspConnection(asyncio.Protocol):
                 log.exception("RTSP %s failed", msg.method)
                 out = serialize_response(500, msg.cseq)
             if not self.closed:
-                self.transport.write(out)
-                if msg.method == "TEARDOWN":
-                    self.close("teardown")
+                self.transport.write(out)  # after TEARDOWN too: the client closes (as SRS)
 
     def _tcp_media(self) -> bool:
         """Playing or publishing with every track interleaved on the connection."""

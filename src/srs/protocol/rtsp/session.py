@@ -1,7 +1,7 @@
 """The RTSP session state machine (RFC 2326 appendix A.2), sans-IO: which request may come when.
 
 :meth:`RtspSession.check` answers what needs no media knowledge: OPTIONS and the keep-alives
-(GET_PARAMETER, SET_PARAMETER) get 200, a ``Session`` header naming another session 454
+(GET_PARAMETER, SET_PARAMETER) and a PAUSE with nothing to pause get 200, a ``Session`` header naming another session 454
 (RFC 2326 12.37), a request out of order 455 ("Method Not Valid in This State": SETUP before
 DESCRIBE/ANNOUNCE, PLAY before SETUP, RECORD of a player, DESCRIBE while publishing...), SETUP of the
 aggregate URL when there are several tracks 459, an unknown method 501; else ``None`` and the
@@ -68,7 +68,8 @@ class RtspSession:
         if method == "RECORD":
             return None if self.mode == "record" and state in ("ready", "recording") else 455
         if method == "PAUSE":
-            return None if state in ("playing", "recording") else 455
+            # Nothing to pause is not an error: GStreamer, for one, may PAUSE after its TEARDOWN.
+            return None if state in ("playing", "recording") else 200
         return None  # TEARDOWN: always
 
     # --- what the adapter did
