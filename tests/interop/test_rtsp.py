@@ -13,6 +13,7 @@ import pytest
 
 from support.media import clip
 from support.net import free_port
+from support.pyav import PyavPublisher
 from support.server import Ports, SrsProcess, render_conf
 from support.tools import Clients, probe, publish_file
 
@@ -145,3 +146,23 @@ def test_ffmpeg_publishes_over_rtsp(rtsp_srs: SrsProcess, clients: Clients, tran
     _check(over_rtmp)
     assert over_rtmp.video is not None and over_rtmp.video.monotonic()  # decode times from RTP's pts
     _check(probe(_url(rtsp_srs, stream), extra=["-rtsp_transport", "tcp"], packets=200, timeout_s=60))
+
+
+def test_hevc_over_rtsp(rtsp_srs: SrsProcess) -> None:
+    """Enhanced RTMP hvc1 (published by PyAV in real time) plays over RTSP as H.265 (RFC 7798)."""
+    stream = _name()
+    publisher = PyavPublisher(rtsp_srs.rtmp_url(stream), clip("hevc.flv"))
+    publisher.start()
+    try:
+        rtsp_srs.wait_log(f"RTMP publish ip=127.0.0.1 url=/live/{stream}", 10)
+        r = probe(_url(rtsp_srs, stream), extra=["-rtsp_transport", "tcp"], packets=120, timeout_s=60)
+        assert r.video is not None and (r.video.codec_name, r.video.width, r.video.height) == (
+            "hevc",
+            640,
+            360,
+        )
+        assert r.audio is not None and r.audio.codec_name == "aac"
+        assert r.video.frames >= 30 and r.audio.frames >= 30, (r.video.frames, r.audio.frames)
+    finally:
+        publisher.stop_event.set()
+        publisher.join(10)
