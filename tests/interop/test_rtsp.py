@@ -4,6 +4,7 @@ One server for the module (every test uses its own stream names)."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from support.media import clip
 from support.net import free_port
 from support.pyav import PyavPublisher
+from support.rtc import whep_play
 from support.server import Ports, SrsProcess, render_conf
 from support.tools import Clients, probe, publish_file
 
@@ -22,7 +24,9 @@ pytestmark = pytest.mark.interop
 VHOST = """
     http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
     rtsp { enabled on; rtmp_to_rtsp on; }
+    rtc { enabled on; rtmp_to_rtc on; }
 """
+RTC_SERVER = "rtc_server { enabled on; listen 0; candidate 127.0.0.1; }"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,9 @@ def rtsp_srs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SrsProcess]:
     rtsp_port = free_port()
     srv = SrsProcess(
         tmp_path_factory.mktemp("rtsp"),
-        render_conf(ports, vhost_body=VHOST, extra=f"rtsp_server {{ enabled on; listen {rtsp_port}; }}"),
+        render_conf(
+            ports, vhost_body=VHOST, extra=f"rtsp_server {{ enabled on; listen {rtsp_port}; }} {RTC_SERVER}"
+        ),
         ports,
     )
     srv.rtsp_port = rtsp_port  # type: ignore[attr-defined]
@@ -166,3 +172,21 @@ def test_hevc_over_rtsp(rtsp_srs: SrsProcess) -> None:
     finally:
         publisher.stop_event.set()
         publisher.join(10)
+
+
+def test_rtsp_publish_plays_over_webrtc(rtsp_srs: SrsProcess, clients: Clients) -> None:
+    """An RTSP publisher's H.264 + AAC reach a WHEP player (re-packetized, AAC -> Opus)."""
+    stream = _name()
+    clients.add(
+        subprocess.Popen(
+            ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip("bbb.flv")), "-c", "copy",
+             "-f", "rtsp", "-rtsp_transport", "tcp", _url(rtsp_srs, stream)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    )  # fmt: skip
+    rtsp_srs.wait_log(f"RTSP publish ip=127.0.0.1 url=/live/{stream}", 15)
+    url = f"http://127.0.0.1:{rtsp_srs.ports.api}/rtc/v1/whep/?app=live&stream={stream}"
+    got = asyncio.run(whep_play(url, 15, until_frames=50, until_audio_frames=50))
+    assert got.connected, got.states
+    assert got.video_frames >= 50 and set(got.video_sizes) == {(640, 360)}, got
+    assert got.audio_frames >= 50, got

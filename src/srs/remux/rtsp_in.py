@@ -200,11 +200,20 @@ def _with_cts(body: bytes, cts: int) -> bytes:
 
 
 def plain(messages: Sequence[MediaMessage]) -> list[MediaMessage]:
-    """Drop the ``rtp=()`` of AAC audio so WebRTC players transcode it (it carries no Opus)."""
+    """The messages without the RTP payloads :class:`RtcIngest` attaches: an RTSP publisher's packets
+    (ffmpeg's are up to 1460 bytes, SPS/PPS only in the SDP) are not what WebRTC players should get
+    as they are, so the players' wires packetize these messages again (and transcode the AAC)."""
     out = []
     for m in messages:
-        if m.kind == AUDIO and m.codec == AudioCodec.AAC and m.rtp is not None and not m.rtp:
-            m = MediaMessage(m.kind, m.timestamp, m.payload, sequence_header=m.sequence_header, codec=m.codec)
+        if m.rtp is not None:
+            m = MediaMessage(
+                m.kind,
+                m.timestamp,
+                m.payload,
+                keyframe=m.keyframe,
+                sequence_header=m.sequence_header,
+                codec=m.codec,
+            )
         out.append(m)
     return out
 
