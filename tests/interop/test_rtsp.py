@@ -1,5 +1,6 @@
-"""RTSP play (SRS 7.0.47+ ``rtsp_server``): ffprobe and GStreamer play RTMP streams over RTSP,
-interleaved on the TCP connection and over UDP; DESCRIBE before publish answers 404 as SRS.
+"""RTSP (SRS 7.0.47+ ``rtsp_server``) with real clients: ffprobe and GStreamer play RTMP streams over
+RTSP (TCP interleaved and UDP; H.264 + AAC, and H.265), DESCRIBE before publish answers 404 as SRS,
+and ffmpeg publishes over RTSP (TCP and UDP) to RTMP, RTSP and WHEP players.
 One server for the module (every test uses its own stream names)."""
 
 from __future__ import annotations
