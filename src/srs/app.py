@@ -36,9 +36,9 @@ from srs.server.http import ensure_dir, load_tls, make_app, tls_context
 from srs.server.http_conn import HttpConnections, track_connections
 from srs.server.llhls import LlStore
 from srs.server.rtc.server import RtcServer
-from srs.server.srt.server import SrtServer, start_srt
 from srs.server.rtmp import serve_rtmp
 from srs.server.rtsp import RtspServer
+from srs.server.srt.server import SrtServer, start_srt
 from srs.util import log as srslog
 
 log = logging.getLogger("srs")

@@ -28,7 +28,16 @@ ALLOWED: Mapping[str, frozenset[str]] = {
     "": frozenset(
         {"listen", "pid", "chunk_size", "ff_log_dir", *_LOG_DIRECTIVES, "max_connections", "daemon"}
         | {"heartbeat", "tencentcloud_apm", "http_api", "stats", "vhost", "pithy_print_ms", "http_server"}
-        | {"stream_caster", "rtc_server", "srt_server", "rtsp_server", "utc_time", "work_dir", "asprocess", "server_id"}
+        | {
+            "stream_caster",
+            "rtc_server",
+            "srt_server",
+            "rtsp_server",
+            "utc_time",
+            "work_dir",
+            "asprocess",
+            "server_id",
+        }
         | {"ff_log_level", "grace_final_wait", "force_grace_quit", "grace_start_wait", "empty_ip_ok"}
         | {"disable_daemon_for_docker", "inotify_auto_reload", "auto_reload_for_docker"}
         | {"tcmalloc_release_rate", "query_latest_version", "first_wait_for_qlv", "threads"}
@@ -123,7 +132,16 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 
 # Blocks whose children are checked (SRS checks only the first http_api/http_server/... of a
 # name, the blocks returned by root->get()).
-_ROOT_FIRST_ONLY = ("http_api", "http_server", "srt_server", "rtsp_server", "heartbeat", "stats", "rtc_server", "exporter")
+_ROOT_FIRST_ONLY = (
+    "http_api",
+    "http_server",
+    "srt_server",
+    "rtsp_server",
+    "heartbeat",
+    "stats",
+    "rtc_server",
+    "exporter",
+)
 _NESTED = {"http_api": ("raw_api", "auth")}
 _VHOST_CHECKED = tuple(k.split(".", 1)[1] for k in ALLOWED if k.count(".") == 1 and k.startswith("vhost."))
 
