@@ -47,15 +47,15 @@ import time
 from collections import Counter
 from collections.abc import Awaitable
 from typing import Any
-from urllib.parse import urlparse
 
 import aiohttp
 import uvloop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from fanout_common import publisher_summary, start_publisher  # noqa: E402
 from load import ProcTree, raise_nofile  # noqa: E402
-from players import Publisher, load_stream, now  # noqa: E402
+from players import Publisher  # noqa: E402
 from srs.protocol.rtc.dtls import generate_certificate  # noqa: E402
 from whep_client import AUDIO_PT, SessionResult, WhepSession  # noqa: E402
 
@@ -272,21 +272,8 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
     pub: Publisher | None = None
     try:
         t0_wall = time.time()
-        if not a.no_publish:
-            r = urlparse(a.rtmp)
-            host, port = r.hostname or "127.0.0.1", r.port or 1935
-            for _ in range(100):  # a spawned server needs a moment
-                try:
-                    _, w = await asyncio.open_connection(host, port)
-                    w.close()
-                    break
-                except OSError:
-                    await asyncio.sleep(0.1)
-            pub = Publisher(load_stream(a.file), f"rtmp://{host}:{port}/{a.app}", a.stream)
-            await asyncio.get_running_loop().create_connection(lambda: pub, host, port)
-            await asyncio.wait_for(pub.started, 20)
-            t0_wall = time.time() - (now() - pub._t0)
-            await asyncio.sleep(1.0)  # the server has the stream (and a GOP) before players come
+        if not a.no_publish:  # the server has the stream (and a GOP) before players come
+            pub, t0_wall = await start_publisher(a.rtmp, a.app, a.stream, a.file)
         tree = ProcTree(a.server_pid) if a.server_pid else None
         ramp_s = a.n / a.ramp if a.ramp > 0 else 0
         players: asyncio.Future[list[dict[str, Any]]]
@@ -304,14 +291,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         out = merge(await players)
         out.update({"server_cpu_pct": _r(cpu, 1), "window_s": round(dt, 1), "whep": url, "processes": a.P})
         if pub is not None:
-            slip = [
-                (t - (pub._t0 + ts / 1000)) * 1000
-                for (kind, ts), t in pub.sent_ts.items()
-                if kind == VIDEO_MSG
-            ]
-            out["publisher_slip_ms_p95"] = _r(percentile(slip, 95), 1)
-            out["publisher_slip_ms_max"] = _r(max(slip), 1) if slip else None
-            out["publisher_lost"] = pub.lost
+            out.update(publisher_summary(pub))
         return out
     finally:
         if pub is not None:

@@ -1,0 +1,346 @@
+"""SRT fan-out: N SRT players (``m=request``) of one stream the bench publishes over RTMP.
+
+    .venv/bin/python bench/srt_load.py -n 1000 -P 4 --spawn [--window 30] [--out bench/results/srt-1000.json]
+
+The publisher, the clip (whep_load.py's ~600 kbit/s H.264 baseline + AAC, looped in real time by
+bench/players.py's Publisher), ``--spawn`` (server on CPU 0 with ``srt_server`` + vhost ``srt``,
+players on CPU 1), the CPU window and the latency histogram are whep_load.py's / fanout_common.py's.
+The players are SRT callers through the server's own ctypes binding (src/srs/server/srt/libsrt.py),
+spread over ``-P`` processes; in a process they all bind the same local UDP port, so libsrt shares
+one multiplexer (its two queue threads) instead of starting threads per socket. Each child connects
+its sockets one after the other (blocking ``srt_connect`` with streamid
+``#!::r=<app>/<stream>,m=request``), then reads them non-blocking from one libsrt epoll with
+``srt_recvmsg2``: messages, bytes, and message-number gaps (a message libsrt dropped as too late,
+TLPKTDROP, or the server never sent). ``--probes`` sockets per process also parse the TS: continuity
+counter errors per PID and the video PES DTS.
+
+Latency method (probes): the server's TS wire (src/srs/remux/ts.py TsWire) stamps video PES with the
+FLV DTS x 90 on the server's timeline starting at the publish's first timestamp (0 here), so a video
+PES whose first TS packet arrives at wall time t with DTS d gives latency = t - (t0 + d/90000),
+where the publisher sent frame d/90 ms at t0 + d/90000 (its own slip is reported: it is included).
+This includes SRT's receive latency (TSBPD: libsrt holds every packet until its send time + the
+negotiated latency, the larger of the server's ``peerlatency``/``latency`` and ours, 120 ms default):
+that part is the protocol's, not the server's; ``srt_latency_ms`` is printed (``--latency`` sets ours).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from typing import Any
+
+import uvloop
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+from fanout_common import SpawnedServer, publisher_summary, start_publisher  # noqa: E402
+from load import ProcTree, raise_nofile  # noqa: E402
+from srs.server.srt import libsrt  # noqa: E402
+from whep_load import clip_600k, free_port, hist_percentile  # noqa: E402
+
+CONF = """
+listen              {rtmp};
+max_connections     4000;
+daemon              off;
+srs_log_tank        file;
+srs_log_file        {dir}/srs.log;
+srt_server {{
+    enabled         on;
+    listen          {srt};
+}}
+vhost __defaultVhost__ {{
+    srt {{
+        enabled     on;
+        srt_to_rtmp on;
+    }}
+}}
+"""
+SRT_EPOLL_IN, SRT_EPOLL_ERR = libsrt.SRT_EPOLL_IN, libsrt.SRT_EPOLL_ERR
+SRTO_RCVSYN, SRTO_LATENCY, SRTO_STREAMID = libsrt.SRTO_RCVSYN, libsrt.SRTO_LATENCY, libsrt.SRTO_STREAMID
+
+
+class MsgCtrl(ctypes.Structure):  # SRT_MSGCTRL (srt.h, 1.5)
+    _fields_ = [
+        ("flags", ctypes.c_int),
+        ("msgttl", ctypes.c_int),
+        ("inorder", ctypes.c_int),
+        ("boundary", ctypes.c_int),
+        ("srctime", ctypes.c_int64),
+        ("pktseq", ctypes.c_int32),
+        ("msgno", ctypes.c_int32),
+        ("grpdata", ctypes.c_void_p),
+        ("grpdata_size", ctypes.c_size_t),
+    ]
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pes_dts(pkt: bytes, p: int) -> int | None:
+    """DTS (else PTS) of a video PES starting at ``p``, 90 kHz; None if not a video PES."""
+    if pkt[p : p + 3] != b"\0\0\1" or not 0xE0 <= pkt[p + 3] <= 0xEF or len(pkt) < p + 14:
+        return None
+    q = p + (14 if pkt[p + 7] >> 6 == 3 else 9)
+    if pkt[p + 7] >> 6 < 2 or len(pkt) < q + 5:
+        return None
+    b = pkt[q : q + 5]
+    return ((b[0] >> 1) & 7) << 30 | b[1] << 22 | (b[2] >> 1) << 15 | b[3] << 7 | b[4] >> 1
+
+
+class Probe:
+    """Continuity counters per PID and video DTS arrival times of one socket's TS."""
+
+    def __init__(self) -> None:
+        self.cc: dict[int, int] = {}
+        self.cc_errors = 0
+        self.ts_packets = 0
+        self.dts_arrivals: list[tuple[int, float]] = []
+
+    def feed(self, data: bytes, t: float) -> None:
+        for off in range(0, len(data) - 187, 188):
+            pkt = data[off : off + 188]
+            self.ts_packets += 1
+            pid, afc, cc = ((pkt[1] & 0x1F) << 8) | pkt[2], (pkt[3] >> 4) & 3, pkt[3] & 0x0F
+            if pid == 0x1FFF or not afc & 1:
+                continue
+            last = self.cc.get(pid)
+            if last is not None and cc != (last + 1) & 0x0F and cc != last:
+                self.cc_errors += 1
+            self.cc[pid] = cc
+            if pkt[1] & 0x40:
+                d = pes_dts(pkt, 4 + (1 + pkt[4] if afc & 2 else 0))
+                if d is not None:
+                    self.dts_arrivals.append((d, t))
+
+
+def child(a: argparse.Namespace) -> dict[str, Any]:
+    """The players of one process; prints ``ready`` when all are connected, the tally at the end."""
+    srt = libsrt.load()
+    assert srt is not None, "no libsrt"
+    lib = srt.lib
+    lib.srt_recvmsg2.restype = ctypes.c_int
+    lib.srt_recvmsg2.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(MsgCtrl)]
+    host, port = a.srt_addr.rsplit(":", 1)
+    sid = f"#!::r={a.app}/{a.stream},m=request"
+    socks: list[int] = []
+    errors: Counter[str] = Counter()
+    local_port = 0
+    for _ in range(a.n):
+        s = srt.create_socket()
+        try:
+            srt.set_str(s, SRTO_STREAMID, sid)
+            srt.set_int(s, SRTO_LATENCY, a.latency)
+            srt.bind(s, "127.0.0.1", local_port)  # one shared UDP port: one multiplexer per process
+            local_port = local_port or srt.sockname(s)[1]
+            srt.connect(s, host, int(port))
+            srt.set_bool(s, SRTO_RCVSYN, False)
+            socks.append(s)
+        except OSError as e:
+            errors[str(e)[:120]] += 1
+            srt.close(s)
+    print("ready", flush=True)
+    since = time.time() + a.warmup
+    end = time.monotonic() + a.seconds
+    eid = srt.epoll_create()
+    for s in socks:
+        srt.epoll_add(eid, s, SRT_EPOLL_IN | SRT_EPOLL_ERR)
+    index = {s: i for i, s in enumerate(socks)}
+    probes = {s: Probe() for s in socks[: a.probes]}
+    msgs, nbytes, gaps, last_no = [0] * len(socks), [0] * len(socks), [0] * len(socks), [-1] * len(socks)
+    broken: set[int] = set()
+    cap = max(16, len(socks))
+    events = (libsrt.SrtEpollEvent * cap)()
+    buf = ctypes.create_string_buffer(1500)
+    ctrl = MsgCtrl()
+    pctrl = ctypes.byref(ctrl)
+    while time.monotonic() < end:
+        n = lib.srt_epoll_uwait(eid, events, cap, 100)
+        t = time.time()
+        for k in range(max(0, n)):
+            s = events[k].fd
+            i = index[s]
+            while True:
+                r = lib.srt_recvmsg2(s, buf, 1500, pctrl)
+                if r <= 0:
+                    if r < 0 and srt.last_error() != 6002:  # SRT_EASYNCRCV: nothing more now
+                        broken.add(s)
+                        srt.epoll_remove(eid, s)
+                    break
+                msgs[i] += 1
+                nbytes[i] += r
+                no = ctrl.msgno
+                if last_no[i] >= 0 and no > last_no[i] + 1:
+                    gaps[i] += no - last_no[i] - 1
+                last_no[i] = no
+                if s in probes:
+                    probes[s].feed(buf.raw[:r], t)
+    hist: Counter[int] = Counter()
+    for p in probes.values():
+        seen: set[int] = set()
+        for d, t in p.dts_arrivals:
+            if t >= since and d not in seen:
+                seen.add(d)
+                hist[round((t - (a.t0_wall + d / 90_000)) * 1000)] += 1
+    kbps = sorted(b * 8 / 1000 / a.seconds for b in nbytes)
+    for s in socks:
+        srt.close(s)
+    return {
+        "players": a.n,
+        "connected": len(socks),
+        "broken": len(broken),
+        "errors": dict(errors),
+        "messages": sum(msgs),
+        "bytes": sum(nbytes),
+        "msg_gaps": sum(gaps),
+        "kbps": kbps,
+        "probe_ts_packets": sum(p.ts_packets for p in probes.values()),
+        "probe_cc_errors": sum(p.cc_errors for p in probes.values()),
+        "latency_hist_ms": {str(k): v for k, v in hist.items()},
+    }
+
+
+async def run(a: argparse.Namespace) -> dict[str, Any]:
+    server = None
+    if a.spawn:
+        rtmp, srt_port = free_port(), free_udp_port()
+        server = SpawnedServer(CONF, a.cprofile, rtmp=rtmp, srt=srt_port)
+        a.rtmp, a.srt, a.server_pid = f"rtmp://127.0.0.1:{rtmp}", f"127.0.0.1:{srt_port}", server.pid
+    pub = None
+    try:
+        pub, t0_wall = await start_publisher(a.rtmp, a.app, a.stream, a.file)
+        tree = ProcTree(a.server_pid) if a.server_pid else None
+        per = [a.n // a.P + (1 if i < a.n % a.P else 0) for i in range(a.P)]
+        procs = []
+        t_ramp = time.monotonic()
+        for k in per:
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", "--srt", a.srt, "-n", str(k)]
+            cmd += [
+                "--seconds",
+                str(a.window + a.warmup + 1),
+                "--t0-wall",
+                repr(t0_wall),
+                "--warmup",
+                str(a.warmup),
+            ]
+            cmd += [
+                "--probes",
+                str(a.probes),
+                "--latency",
+                str(a.latency),
+                "--app",
+                a.app,
+                "--stream",
+                a.stream,
+            ]
+            procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE))
+        for p in procs:
+            assert p.stdout is not None
+            await p.stdout.readline()  # "ready"
+        ramp_s = time.monotonic() - t_ramp
+        await asyncio.sleep(a.warmup)
+        cpu0, w0 = (tree.cpu_s() if tree else 0.0), time.monotonic()
+        await asyncio.sleep(a.window)
+        dt = time.monotonic() - w0
+        cpu = (tree.cpu_s() - cpu0) / dt * 100 if tree else None
+        rss, threads = (tree.rss(), tree.root.num_threads()) if tree else (0, 0)
+        parts = [json.loads(out) for out, _ in await asyncio.gather(*(p.communicate() for p in procs))]
+        return summarize(a, parts, cpu, dt, ramp_s, rss, threads) | publisher_summary(pub)
+    finally:
+        if pub is not None:
+            pub.close()
+        if server is not None:
+            server.stop()
+
+
+def summarize(
+    a: argparse.Namespace,
+    parts: list[dict[str, Any]],
+    cpu: float | None,
+    dt: float,
+    ramp_s: float,
+    rss: int,
+    threads: int,
+) -> dict[str, Any]:
+    hist: Counter[int] = Counter()
+    errors: Counter[str] = Counter()
+    kbps: list[float] = []
+    for p in parts:
+        hist.update({int(k): v for k, v in p["latency_hist_ms"].items()})
+        errors.update(p["errors"])
+        kbps += p["kbps"]
+    kbps.sort()
+    msgs, gaps = sum(p["messages"] for p in parts), sum(p["msg_gaps"] for p in parts)
+    return {
+        "players": a.n,
+        "connected": sum(p["connected"] for p in parts),
+        "broken": sum(p["broken"] for p in parts),
+        "errors": dict(errors.most_common(10)),
+        "connect_ramp_s": round(ramp_s, 1),
+        "messages": msgs,
+        "msg_missing_pct": round(100 * gaps / (msgs + gaps), 3) if msgs else None,
+        "kbps_per_player_min": round(kbps[0], 1) if kbps else None,
+        "kbps_per_player_p50": round(kbps[len(kbps) // 2], 1) if kbps else None,
+        "probe_ts_packets": sum(p["probe_ts_packets"] for p in parts),
+        "probe_cc_errors": sum(p["probe_cc_errors"] for p in parts),
+        "latency_samples": sum(hist.values()),
+        "latency_p50_ms": hist_percentile(hist, 50),
+        "latency_p95_ms": hist_percentile(hist, 95),
+        "latency_max_ms": float(max(hist)) if hist else None,
+        "srt_latency_ms": a.latency,
+        "server_cpu_pct": None if cpu is None else round(cpu, 1),
+        "server_rss_mb": round(rss / 2**20, 1),
+        "server_threads": threads,
+        "window_s": round(dt, 1),
+        "processes": a.P,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=100, help="players")
+    ap.add_argument("-P", type=int, default=2, help="processes the players are spread over")
+    ap.add_argument("--srt", default="127.0.0.1:10080", help="the server's SRT host:port")
+    ap.add_argument("--rtmp", default="rtmp://127.0.0.1:1935")
+    ap.add_argument("--app", default="live")
+    ap.add_argument("--stream", default="srtbench")
+    ap.add_argument("--file", default="", help="FLV to publish (default: whep_load.py's 600 kbit/s clip)")
+    ap.add_argument("--spawn", action="store_true", help="start our server (srt_server) itself")
+    ap.add_argument("--cprofile", default="", help="with --spawn: run the server under cProfile, stats here")
+    ap.add_argument("--server-pid", type=int, default=0)
+    ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--probes", type=int, default=3, help="sockets per process that parse the TS")
+    ap.add_argument("--latency", type=int, default=120, help="our SRTO_LATENCY, ms")
+    ap.add_argument("--out", default="")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--t0-wall", type=float, default=0, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    raise_nofile()
+    if a.child:
+        a.srt_addr = a.srt
+        print(json.dumps(child(a)))
+        return
+    a.file = a.file or clip_600k()
+    result = uvloop.run(run(a))
+    print(json.dumps(result, indent=1))
+    if a.out:
+        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+        with open(a.out, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
