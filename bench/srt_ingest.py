@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -44,6 +45,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def recv_bytes(api: int) -> dict[str, int]:
+    """Bytes received so far per stream (the HTTP API's ``recv_bytes``): is every publisher keeping up."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/v1/streams?count=1000", timeout=10) as r:
+        return {s["name"]: int(s["recv_bytes"]) for s in json.load(r)["streams"]}
 
 
 def make_media() -> Path:
@@ -85,8 +92,10 @@ def make_media() -> Path:
 
 def run(n: int, players: bool, warmup: float, window: float) -> dict[str, object]:
     work = Path(tempfile.mkdtemp(prefix="srs-srt-bench-"))
-    (work / "srs.conf").write_text(CONF.format(rtmp=free_port(), api=free_port()))
+    api = free_port()
+    (work / "srs.conf").write_text(CONF.format(rtmp=free_port(), api=api))
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+    tools = ["taskset", "-c", "1"] if pin else []  # the clients off the server's core
     log = (work / "srs.log").open("w")
     server = subprocess.Popen(
         [*pin, sys.executable, "-m", "srs", "-c", "srs.conf"], cwd=work, stdout=log, stderr=subprocess.STDOUT
@@ -105,6 +114,7 @@ def run(n: int, players: bool, warmup: float, window: float) -> dict[str, object
             clients.append(
                 subprocess.Popen(
                     [
+                        *tools,
                         *("ffmpeg", "-nostdin", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(MEDIA)),
                         *("-c", "copy", "-f", "mpegts", url),
                     ],
@@ -115,6 +125,7 @@ def run(n: int, players: bool, warmup: float, window: float) -> dict[str, object
                 clients.append(
                     subprocess.Popen(
                         [
+                            *tools,
                             "srt-live-transmit",
                             "-q",
                             f"srt://127.0.0.1:{port}?streamid=live/b{i}",
@@ -125,17 +136,20 @@ def run(n: int, players: bool, warmup: float, window: float) -> dict[str, object
                 )
         time.sleep(warmup)
         proc = psutil.Process(server.pid)
-        c0 = proc.cpu_times()
+        c0, b0 = proc.cpu_times(), recv_bytes(api)
         t0 = time.monotonic()
         time.sleep(window)
-        c1 = proc.cpu_times()
+        c1, b1 = proc.cpu_times(), recv_bytes(api)
         elapsed = time.monotonic() - t0
+        kbps = sorted((b1.get(k, 0) - b0.get(k, 0)) * 8 / 1000 / elapsed for k in b0)
         cpu = (c1.user + c1.system - c0.user - c0.system) / elapsed * 100
         text = (work / "srs.log").read_text()
         return {
             "publishers": n,
             "players": n if players else 0,
             "published": text.count("SRT publish ip="),
+            "ingest_kbps_per_stream_min": round(kbps[0], 1) if kbps else None,
+            "ingest_kbps_per_stream_p50": round(kbps[len(kbps) // 2], 1) if kbps else None,
             "cpu_pct": round(cpu, 2),
             "cpu_pct_per_publisher": round(cpu / n, 3),
             "threads": proc.num_threads(),
