@@ -20,7 +20,8 @@ PES whose first TS packet arrives at wall time t with DTS d gives latency = t - 
 where the publisher sent frame d/90 ms at t0 + d/90000 (its own slip is reported: it is included).
 This includes SRT's receive latency (TSBPD: libsrt holds every packet until its send time + the
 negotiated latency, the larger of the server's ``peerlatency``/``latency`` and ours, 120 ms default):
-that part is the protocol's, not the server's; ``srt_latency_ms`` is printed (``--latency`` sets ours).
+that part is the protocol's, not the server's; ``srt_latency_ms`` is printed (``--latency`` sets ours;
+``--no-tsbpd`` turns TSBPD off in the players: what is left is the server's own latency).
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ def child(a: argparse.Namespace) -> dict[str, Any]:
         try:
             srt.set_str(s, SRTO_STREAMID, sid)
             srt.set_int(s, SRTO_LATENCY, a.latency)
+            if a.no_tsbpd:  # messages as they arrive: no TSBPD hold (nor its thread), no TLPKTDROP
+                srt.set_bool(s, libsrt.SRTO_TSBPDMODE, False)
             srt.bind(s, "127.0.0.1", local_port)  # one shared UDP port: one multiplexer per process
             local_port = local_port or srt.sockname(s)[1]
             srt.connect(s, host, int(port))
@@ -244,6 +247,7 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                 "--stream",
                 a.stream,
             ]
+            cmd += ["--no-tsbpd"] if a.no_tsbpd else []
             procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE))
         for p in procs:
             assert p.stdout is not None
@@ -298,7 +302,7 @@ def summarize(
         "latency_p50_ms": hist_percentile(hist, 50),
         "latency_p95_ms": hist_percentile(hist, 95),
         "latency_max_ms": float(max(hist)) if hist else None,
-        "srt_latency_ms": a.latency,
+        "srt_latency_ms": 0 if a.no_tsbpd else a.latency,
         "server_cpu_pct": None if cpu is None else round(cpu, 1),
         "server_rss_mb": round(rss / 2**20, 1),
         "server_threads": threads,
@@ -323,6 +327,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--probes", type=int, default=3, help="sockets per process that parse the TS")
     ap.add_argument("--latency", type=int, default=120, help="our SRTO_LATENCY, ms")
+    ap.add_argument("--no-tsbpd", action="store_true", help="players without TSBPD: the server's own latency")
     ap.add_argument("--out", default="")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
