@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from typing import Any
 import psutil
 import uvloop
 
-from load import ProcTree, raise_nofile
+from load import ProcTree, emit, raise_nofile
 from players import Publisher, load_stream
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -188,11 +187,7 @@ def main() -> None:
     a.file = a.file or clip_1mbps()
     raise_nofile()
     result = uvloop.run(run(a))
-    print(json.dumps(result, indent=1))
-    if a.out:
-        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
+    emit(result, a.out)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,15 @@ def raise_nofile(want: int = 65536) -> int:
     return soft
 
 
+def emit(result: object, out: str = "") -> None:
+    """Print a bench's JSON summary, and write it to ``out`` too when given."""
+    print(json.dumps(result, indent=1))
+    if out:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(result, f, indent=1)
+
+
 def pct(values: list[float], q: float) -> float | None:
     if not values:
         return None

@@ -45,7 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests"))
-from load import ProcTree, raise_nofile  # noqa: E402
+from load import ProcTree, emit, raise_nofile  # noqa: E402
 from players import Publisher, load_stream  # noqa: E402
 from support.rtc_raw import RawMedia, RawPeer, load_flv_media, publish_media  # noqa: E402
 from whep_client import AUDIO_PT, WhepSession  # noqa: E402
@@ -284,11 +284,7 @@ def main() -> None:
     raise_nofile()
     os.sched_setaffinity(0, {TOOL_CPU})
     result = uvloop.run(run(a))
-    print(json.dumps(result, indent=1))
-    if a.out:
-        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
+    emit(result, a.out)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
 from fanout_common import SpawnedServer, publisher_summary, start_publisher  # noqa: E402
-from load import ProcTree, raise_nofile  # noqa: E402
+from load import ProcTree, emit, raise_nofile  # noqa: E402
 from srs.server.srt import libsrt  # noqa: E402
 from whep_load import clip_600k, free_port, hist_percentile  # noqa: E402
 
@@ -340,11 +340,7 @@ def main() -> None:
         return
     a.file = a.file or clip_600k()
     result = uvloop.run(run(a))
-    print(json.dumps(result, indent=1))
-    if a.out:
-        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
+    emit(result, a.out)
 
 
 if __name__ == "__main__":

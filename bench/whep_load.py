@@ -54,7 +54,7 @@ import uvloop
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from fanout_common import publisher_summary, start_publisher  # noqa: E402
-from load import ProcTree, raise_nofile  # noqa: E402
+from load import ProcTree, emit, raise_nofile  # noqa: E402
 from players import Publisher  # noqa: E402
 from srs.protocol.rtc.dtls import generate_certificate  # noqa: E402
 from whep_client import AUDIO_PT, SessionResult, WhepSession  # noqa: E402
@@ -334,11 +334,7 @@ def main() -> None:
         return
     a.file = a.file or clip_600k()
     result = uvloop.run(run(a))
-    print(json.dumps(result, indent=1))
-    if a.out:
-        os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
+    emit(result, a.out)
 
 
 if __name__ == "__main__":
