@@ -17,6 +17,7 @@ so the API can list and kick it (a kick ends the publish; the caster decides wha
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -166,17 +167,18 @@ async def start_casters(ctx: ServerContext, configs: tuple[StreamCasterConfig, .
     return out
 
 
-class Caster:
-    """A started caster listener."""
+class Caster(ABC):
+    """A caster listener (mpegts_over_udp, flv, gb28181): what the app starts and stops."""
 
     config: StreamCasterConfig
 
     @property
+    @abstractmethod
     def port(self) -> int:
-        raise NotImplementedError
+        """The bound port (the real one for ``listen 0``)."""
 
-    async def start(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def start(self) -> None: ...
 
-    async def stop(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def stop(self) -> None: ...
