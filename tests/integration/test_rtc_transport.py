@@ -5,7 +5,6 @@ whose address changes keeps its session (ICE: a new checked address takes over t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +16,7 @@ from support.rtc_raw import WhepSession  # also puts bench/ on sys.path
 from support.rtmp_client import RtmpClient, flv_tags
 
 from .conftest import Running, start_app
+from .test_rtc_sessions import wait_until
 
 RTC_SERVER = "rtc_server { enabled on; listen 0; candidate 127.0.0.1; }"
 VHOST = "rtc { enabled on; rtmp_to_rtc on; }"
@@ -52,14 +52,6 @@ def packets(s: WhepSession) -> int:
     return sum(st.packets for st in s.result.ssrcs.values())
 
 
-async def until(cond: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not cond():
-        assert loop.time() < deadline, f"timeout waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_player_whose_address_changes_keeps_its_session(tmp_path: Path) -> None:
     r = await start_app(tmp_path, vhost_body=VHOST, extra=RTC_SERVER)
     pub, feed = await publish(r)
@@ -68,7 +60,7 @@ async def test_a_player_whose_address_changes_keeps_its_session(tmp_path: Path) 
         async with aiohttp.ClientSession() as http:
             answer = await s.signal(http, f"http://127.0.0.1:{r.ports.api}/rtc/v1/whep/?app=live&stream=cam")
             await s.connect(answer)
-            await until(lambda: packets(s) >= 50, "media")
+            await wait_until(lambda: packets(s) >= 50, what="media")
             rtc = r.app.rtc
             assert rtc is not None and len(rtc.sessions) == 1
             (session,) = rtc.sessions.values()
@@ -80,7 +72,7 @@ async def test_a_player_whose_address_changes_keeps_its_session(tmp_path: Path) 
             old.close()
             s.transport.sendto(s._binding_request())  # type: ignore[union-attr]
             before = packets(s)
-            await until(lambda: packets(s) >= before + 50, "media on the new address")
+            await wait_until(lambda: packets(s) >= before + 50, what="media on the new address")
             assert list(rtc.sessions.values()) == [session] and not session.closed
             assert repr(session.path) != old_path  # media follows the newly checked address
             assert s.result.srtp_errors == 0
@@ -100,7 +92,7 @@ async def test_encrypt_false_sends_plaintext_rtp_after_dtls(tmp_path: Path) -> N
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{r.ports.api}/rtc/v1/whep/?app=live&stream=cam&encrypt=false"
             await s.connect(await s.signal(http, url))
-            await until(lambda: len(s.plain) >= 50, "plaintext RTP")
+            await wait_until(lambda: len(s.plain) >= 50, what="plaintext RTP")
             rtc = r.app.rtc
             assert rtc is not None
             (session,) = rtc.sessions.values()
