@@ -4,6 +4,7 @@ bench/players.py with its wall-clock origin, and the publisher's own slip agains
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import shutil
@@ -84,3 +85,26 @@ def publisher_summary(pub: Publisher) -> dict[str, Any]:
         "publisher_lost": pub.lost,
         "publisher_kbps": round(pub.stream.bitrate_kbps, 1),
     }
+
+
+def fanout_args(
+    doc: str | None, stream: str, spawn_help: str, *, processes: int = 1
+) -> argparse.ArgumentParser:
+    """The options every fan-out bench takes (players, publisher, spawned server, window, output,
+    and the hidden ones of a ``-P`` child); each bench adds its own."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=100, help="players")
+    ap.add_argument("-P", type=int, default=processes, help="processes the players are spread over")
+    ap.add_argument("--rtmp", default="rtmp://127.0.0.1:1935")
+    ap.add_argument("--app", default="live")
+    ap.add_argument("--stream", default=stream)
+    ap.add_argument("--file", default="", help="FLV to publish (default: the cached 600 kbit/s clip)")
+    ap.add_argument("--spawn", action="store_true", help=spawn_help)
+    ap.add_argument("--server-pid", type=int, default=0)
+    ap.add_argument("--window", type=float, default=30.0)
+    ap.add_argument("--warmup", type=float, default=3.0)
+    ap.add_argument("--out", default="")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--t0-wall", type=float, default=0, help=argparse.SUPPRESS)
+    return ap

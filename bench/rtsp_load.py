@@ -39,7 +39,7 @@ import uvloop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fanout_common import SpawnedServer, publisher_summary, start_publisher  # noqa: E402
+from fanout_common import SpawnedServer, fanout_args, publisher_summary, start_publisher  # noqa: E402
 from load import ProcTree, emit, raise_nofile  # noqa: E402
 from whep_load import clip_600k, free_port, hist_percentile, percentile  # noqa: E402
 
@@ -346,24 +346,10 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=100, help="players")
-    ap.add_argument("-P", type=int, default=1, help="processes the players are spread over")
+    ap = fanout_args(__doc__, "rtspbench", "start our server (rtsp_server) itself", processes=1)
     ap.add_argument("--rtsp", default="rtsp://127.0.0.1:8554")
-    ap.add_argument("--rtmp", default="rtmp://127.0.0.1:1935")
-    ap.add_argument("--app", default="live")
-    ap.add_argument("--stream", default="rtspbench")
-    ap.add_argument("--file", default="", help="FLV to publish (default: whep_load.py's 600 kbit/s clip)")
-    ap.add_argument("--spawn", action="store_true", help="start our server (rtsp_server) itself")
     ap.add_argument("--cprofile", default="", help="with --spawn: run the server under cProfile, stats here")
-    ap.add_argument("--server-pid", type=int, default=0)
-    ap.add_argument("--window", type=float, default=30.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--ramp", type=float, default=100, help="players started per second")
-    ap.add_argument("--out", default="")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--t0-wall", type=float, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     raise_nofile()
     if a.child:

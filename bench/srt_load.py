@@ -43,7 +43,7 @@ import uvloop
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
-from fanout_common import SpawnedServer, publisher_summary, start_publisher  # noqa: E402
+from fanout_common import SpawnedServer, fanout_args, publisher_summary, start_publisher  # noqa: E402
 from load import ProcTree, emit, raise_nofile  # noqa: E402
 from srs.server.srt import libsrt  # noqa: E402
 from whep_load import clip_600k, free_port, hist_percentile  # noqa: E402
@@ -312,26 +312,12 @@ def summarize(
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", type=int, default=100, help="players")
-    ap.add_argument("-P", type=int, default=2, help="processes the players are spread over")
+    ap = fanout_args(__doc__, "srtbench", "start our server (srt_server) itself", processes=2)
     ap.add_argument("--srt", default="127.0.0.1:10080", help="the server's SRT host:port")
-    ap.add_argument("--rtmp", default="rtmp://127.0.0.1:1935")
-    ap.add_argument("--app", default="live")
-    ap.add_argument("--stream", default="srtbench")
-    ap.add_argument("--file", default="", help="FLV to publish (default: whep_load.py's 600 kbit/s clip)")
-    ap.add_argument("--spawn", action="store_true", help="start our server (srt_server) itself")
     ap.add_argument("--cprofile", default="", help="with --spawn: run the server under cProfile, stats here")
-    ap.add_argument("--server-pid", type=int, default=0)
-    ap.add_argument("--window", type=float, default=30.0)
-    ap.add_argument("--warmup", type=float, default=3.0)
     ap.add_argument("--probes", type=int, default=3, help="sockets per process that parse the TS")
     ap.add_argument("--latency", type=int, default=120, help="our SRTO_LATENCY, ms")
     ap.add_argument("--no-tsbpd", action="store_true", help="players without TSBPD: the server's own latency")
-    ap.add_argument("--out", default="")
-    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--seconds", type=float, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--t0-wall", type=float, default=0, help=argparse.SUPPRESS)
     a = ap.parse_args()
     raise_nofile()
     if a.child:
