@@ -44,6 +44,30 @@ CHUNK = 7 * TS_PACKET  # 1316: one SRT live message
 PENDING_MAX = 4 * 1024 * 1024
 
 
+_last_bufs: list[bytes] | None = None
+_last_chunks: list[bytes] = []
+
+
+def _chunks(bufs: list[bytes]) -> list[bytes]:
+    """``bufs`` cut into SRT messages of :data:`CHUNK` bytes (the last one shorter).
+
+    The Source hands the same ``bufs`` list to every player at the same position of the same wire
+    (and never mutates it), so the cut of the last list is kept: the players after the first one
+    of a flush send the same chunk objects without joining or copying anything.
+    """
+    global _last_bufs, _last_chunks
+    if bufs is _last_bufs:
+        return _last_chunks
+    data = bufs[0] if len(bufs) == 1 else b"".join(bufs)
+    if len(data) <= CHUNK:
+        chunks = [data]
+    else:
+        view = memoryview(data)
+        chunks = [bytes(view[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]
+    _last_bufs, _last_chunks = bufs, chunks
+    return chunks
+
+
 class SrtPlaySink:
     """An SRT player as a consumer sink: TS bytes cut into 1316-byte ``srt_sendmsg`` calls."""
 
@@ -66,16 +90,15 @@ class SrtPlaySink:
         conn = self.conn
         if conn.closed or nbytes == 0:
             return not conn.closed
-        data = bufs[0] if len(bufs) == 1 else b"".join(bufs)
-        send = conn.server.srt.sendmsg
+        send = conn.server.srt.lib.srt_sendmsg
         sock = conn.sock
-        view = memoryview(data)
-        for i in range(0, len(data), CHUNK):
-            chunk = view[i : i + CHUNK]
-            if send(sock, bytes(chunk)) < 0:
+        sent = 0
+        for chunk in _chunks(bufs):
+            if send(sock, chunk, len(chunk), -1, 1) < 0:
                 self.dropped += 1  # EASYNCSND (send buffer full) or a broken socket
             else:
-                conn.send_bytes += len(chunk)
+                sent += len(chunk)
+        conn.send_bytes += sent
         return True
 
     def writable(self) -> bool:
