@@ -6,15 +6,16 @@ frame with PTS/DTS (90 kHz), a PCR in the first packet of each frame of the PCR 
 access indicator on keyframes, adaptation-field stuffing in the last packet, a continuity counter
 per PID. SRS's layout is the default: program 1, PMT on PID 0x1001, video 0x100, audio 0x101.
 
-:class:`TsDemuxer` reads packets back: it follows the PAT to the PMT, learns the streams, and
-reassembles PES packets into :class:`PesFrame` objects. It never raises on input: bytes that are
+:class:`TsDemuxer` reads packets back: it follows the PAT to the PMT, learns the streams (with their
+ES_info descriptors: :attr:`TsStream.is_opus` tells Opus, whose access units
+:mod:`srs.format.ts_opus` splits), and reassembles PES packets into :class:`PesFrame` objects. It never raises on input: bytes that are
 not 188-byte packets starting with 0x47 are skipped until the stream is in sync again, and packets
 that do not parse are counted in :attr:`TsDemuxer.errors` (SRT and UDP ingest carry garbage and loss).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -44,6 +45,10 @@ class StreamType(IntEnum):
 STREAM_ID_VIDEO = 0xE0
 STREAM_ID_AUDIO = 0xC0
 STREAM_ID_PRIVATE_1 = 0xBD
+DESC_REGISTRATION = 0x05  # ISO/IEC 13818-1 registration_descriptor: a 4-byte format_identifier
+DESC_DVB_EXTENSION = 0x7F  # ETSI EN 300 468 extension_descriptor
+DESC_EXT_OPUS = 0x80  # its descriptor_tag_extension for the Opus audio descriptor
+OPUS_REGISTRATION = b"Opus"
 
 _VIDEO_TYPES = frozenset({StreamType.H264, StreamType.H265})
 
@@ -69,12 +74,46 @@ def crc32_mpeg(data: bytes) -> int:
     return crc
 
 
+def iter_descriptors(es_info: bytes) -> Iterator[tuple[int, bytes]]:
+    """The (tag, body) descriptors of a PMT ES_info loop; a truncated last one ends the loop."""
+    i, n = 0, len(es_info)
+    while i + 2 <= n:
+        tag, size = es_info[i], es_info[i + 1]
+        if i + 2 + size > n:
+            return
+        yield tag, es_info[i + 2 : i + 2 + size]
+        i += 2 + size
+
+
 @dataclass(frozen=True, slots=True)
 class TsStream:
-    """One elementary stream of the program."""
+    """One elementary stream of the program; ``descriptors`` is its PMT ES_info loop (raw)."""
 
     pid: int
     stream_type: int
+    descriptors: bytes = b""
+
+    @property
+    def registration(self) -> bytes | None:
+        """The format_identifier of its registration descriptor (tag 5), e.g. ``b"Opus"``."""
+        for tag, body in iter_descriptors(self.descriptors):
+            if tag == DESC_REGISTRATION and len(body) >= 4:
+                return body[:4]
+        return None
+
+    @property
+    def is_opus(self) -> bool:
+        """Opus in TS (the Opus project's ETSI-style draft): a private PES registered as ``Opus``."""
+        return self.stream_type == StreamType.PRIVATE_PES and self.registration == OPUS_REGISTRATION
+
+    @property
+    def opus_channel_config(self) -> int | None:
+        """The channel_config_code of the DVB extension descriptor (tag 0x7f, extension 0x80), if any:
+        0x01..0x08 = that many channels (1, 2: one Opus stream), 0x00 = dual mono, 0x80 = extended."""
+        for tag, body in iter_descriptors(self.descriptors):
+            if tag == DESC_DVB_EXTENSION and len(body) >= 2 and body[0] == DESC_EXT_OPUS:
+                return body[1]
+        return None
 
     @property
     def stream_id(self) -> int:
@@ -181,7 +220,9 @@ class TsMuxer:
         )
         body = bytearray((0xE0 | (self.pcr_pid >> 8), self.pcr_pid & 0xFF, 0xF0, 0x00))
         for s in self.streams.values():
-            body += bytes((s.stream_type, 0xE0 | (s.pid >> 8), s.pid & 0xFF, 0xF0, 0x00))
+            n = len(s.descriptors)
+            body += bytes((s.stream_type, 0xE0 | (s.pid >> 8), s.pid & 0xFF, 0xF0 | (n >> 8), n & 0xFF))
+            body += s.descriptors
         pmt = _section(0x02, PROGRAM_NUMBER, bytes(body))
         return self._psi_packet(PAT_PID, pat) + self._psi_packet(self.pmt_pid, pmt)
 
@@ -417,7 +458,7 @@ class TsDemuxer:
                 st = entries[j]
                 epid = ((entries[j + 1] & 0x1F) << 8) | entries[j + 2]
                 es_len = ((entries[j + 3] & 0x0F) << 8) | entries[j + 4]
-                streams[epid] = TsStream(epid, st)
+                streams[epid] = TsStream(epid, st, bytes(entries[j + 5 : j + 5 + es_len]))
                 j += 5 + es_len
             self.streams = streams
 

@@ -21,9 +21,16 @@ message time in ms. :class:`TsIngest` is the sans-IO equivalent, on :class:`srs.
   announced kind has reached its time, at most ``wait_ms``; after an audio-only start, video joins
   at its first keyframe;
 * a PES that lost packets (continuity counter gap) is dropped, as are video frames before their
-  parameter sets; MP3 (stream types 3/4) is carried as FLV MP3; Opus in TS (private PES with an
-  ``Opus`` registration descriptor) is not decoded yet (the demuxer does not read descriptors), nor
-  are other stream types: they are ignored.
+  parameter sets; MP3 (stream types 3/4) is carried as FLV MP3; other stream types are ignored;
+* Opus in TS (a private PES with an ``Opus`` registration descriptor, :mod:`srs.format.ts_opus`; mono
+  or stereo, channel_config_code 1 or 2) is transcoded to AAC once per stream by
+  :class:`srs.remux.opus2aac.OpusToAac` (as the WebRTC -> RTMP bridge does), since RTMP/HTTP-FLV/HLS
+  carry AAC: each access unit is timed from the PES PTS plus the durations (from its TOC) of the ones
+  before it, the encoder's AudioSpecificConfig is the audio sequence header and each AAC frame keeps
+  the encoder's own time. WebRTC players get Opus again through the AAC -> Opus path of
+  :mod:`srs.remux.rtc_out` (a double transcode). The control header's trims are not applied (the
+  pre-skip samples are decoded and kept: its timing is right, only ~6.5 ms of encoder warm-up is heard);
+  dual mono and multichannel Opus (codes 0, 3..8, 0x80) are ignored like an unknown stream type.
 
 Nothing escapes :meth:`TsIngest.feed`: what does not parse is counted in :attr:`TsIngest.stats`.
 """
@@ -39,7 +46,10 @@ from srs.codec.nalu import split_annexb, to_avcc
 from srs.format import ts
 from srs.format.flv import AudioCodec, FrameType, VideoCodec, VideoPacketType, audio_body, video_body
 from srs.format.ts import PesFrame, StreamType
+from srs.format.ts_opus import iter_access_units
 from srs.media.message import AUDIO, VIDEO, MediaMessage
+from srs.protocol.rtc.payload_opus import packet_samples
+from srs.remux.opus2aac import DEFAULT_BITRATE, AacFrame, OpusToAac
 from srs.remux.rtmp import media_from_rtmp
 from srs.util.errors import SrsError
 
@@ -53,6 +63,7 @@ _VIDEO = {StreamType.H264: "h264", StreamType.H265: "h265"}
 _AUDIO = {StreamType.AAC: "aac", StreamType.MP3: "mp3", StreamType.MPEG2_AUDIO: "mp3"}
 _PARAMS = {"h264": (7, 8), "h265": (32, 33, 34)}
 _AUD = {"h264": 9, "h265": 35}
+_OPUS_CHANNELS = (1, 2)  # channel_config_code of the Opus streams we take (one Opus stream each)
 _MP3_RATES = {44100: 3, 48000: 3, 32000: 3, 22050: 2, 24000: 2, 16000: 2, 11025: 1, 12000: 1, 8000: 1}
 
 
@@ -79,11 +90,20 @@ class TsIngest:
     ``feed`` the bytes as they come (any chunking), ``flush`` at the end of the stream.
     """
 
-    def __init__(self, *, wait_ms: int = WAIT_MS, keyframe_wait_ms: int = KEYFRAME_WAIT_MS) -> None:
+    def __init__(
+        self,
+        *,
+        wait_ms: int = WAIT_MS,
+        keyframe_wait_ms: int = KEYFRAME_WAIT_MS,
+        aac_bitrate: int = DEFAULT_BITRATE,
+    ) -> None:
         self.demuxer = ts.TsDemuxer()
         self.stats = TsIngestStats()
         self.wait_ms = wait_ms
         self.keyframe_wait_ms = keyframe_wait_ms
+        self.aac_bitrate = aac_bitrate  # of the AAC an Opus track becomes
+        self._opus: OpusToAac | None = None
+        self._opus_dropped = 0
         self._failing = False
         # Continuous 90 kHz timeline shared by all PIDs.
         self._last_raw: int | None = None
@@ -115,7 +135,8 @@ class TsIngest:
         return next((_VIDEO[s.stream_type] for s in self._streams() if s.stream_type in _VIDEO), None)  # type: ignore[index]
 
     def audio_codec(self) -> str | None:
-        return next((_AUDIO[s.stream_type] for s in self._streams() if s.stream_type in _AUDIO), None)  # type: ignore[index]
+        """The codec of the PMT's (first) audio stream we carry: aac, mp3 or opus (which becomes AAC)."""
+        return next((c for c in map(_audio_of, self._streams()) if c is not None), None)
 
     def _streams(self) -> list[ts.TsStream]:
         return sorted(self.demuxer.streams.values(), key=lambda s: s.pid)
@@ -139,6 +160,8 @@ class TsIngest:
             self._fail(f"demuxer: {type(e).__name__}: {e}")
             frames = []
         out = self._frames(frames)
+        if self._opus is not None:
+            out += self._queue_audio(self._from_aac(self._opus.flush()))
         if self._base is None:
             out += self._start()
         return out + self._drain(final=True)
@@ -200,7 +223,8 @@ class TsIngest:
 
     def _frame(self, f: PesFrame) -> list[MediaMessage]:
         vcodec = _VIDEO.get(f.stream_type)  # type: ignore[call-overload]
-        acodec = _AUDIO.get(f.stream_type)  # type: ignore[call-overload]
+        stream = self.demuxer.streams.get(f.pid)
+        acodec = _audio_of(stream) if stream is not None and stream.stream_type == f.stream_type else None
         if (vcodec is None and acodec is None) or not self._is_main(f):
             return []
         if f.timeline_reset:
@@ -217,12 +241,17 @@ class TsIngest:
             cts = ((f.pts - raw + WRAP // 2) % WRAP - WRAP // 2) // 90
             return self._video(vcodec, ext, cts, f.payload)
         assert acodec is not None
-        return self._audio(acodec, ext, f.payload)
+        if acodec == "opus":
+            assert stream is not None
+            return self._queue_audio(self._opus_audio(stream, ext, f.payload))
+        return self._queue_audio(self._audio(acodec, ext, f.payload))
 
     def _is_main(self, f: PesFrame) -> bool:
         """Only the first video and the first audio stream of the PMT are taken."""
-        table = _VIDEO if f.stream_type in _VIDEO else _AUDIO
-        first = next((s.pid for s in self._streams() if s.stream_type in table), None)
+        if f.stream_type in _VIDEO:
+            first = next((s.pid for s in self._streams() if s.stream_type in _VIDEO), None)
+        else:
+            first = next((s.pid for s in self._streams() if _audio_of(s) is not None), None)
         return first == f.pid
 
     def _video(self, codec: str, ext: int, cts: int, payload: bytes) -> list[MediaMessage]:
@@ -287,7 +316,7 @@ class TsIngest:
             self.stats.dropped += 1  # before the first keyframe
         return self._check_start()
 
-    def _audio(self, codec: str, ext: int, payload: bytes) -> list[MediaMessage]:
+    def _audio(self, codec: str, ext: int, payload: bytes) -> list[_Pending]:
         pending: list[_Pending] = []
         pos, n = 0, len(payload)
         t90 = 0.0
@@ -325,6 +354,39 @@ class TsIngest:
             pos = end
         if pos < n:
             self._fail(f"a truncated {codec} frame")
+        return pending
+
+    def _opus_audio(self, stream: ts.TsStream, ext: int, payload: bytes) -> list[_Pending]:
+        """The Opus access units of one PES -> the AAC frames the transcoder made of them."""
+        if self._opus is None:
+            cfg = stream.opus_channel_config
+            self._opus = OpusToAac(self.aac_bitrate, cfg if cfg in _OPUS_CHANNELS else None)
+        frames: list[AacFrame] = []
+        samples = 0  # 48 kHz, since the PES PTS
+        try:
+            for au in iter_access_units(payload):
+                n = packet_samples(au.packet)  # a bad TOC ends the PES: the next AU's time is unknown
+                frames += self._opus.push(au.packet, (ext + samples * 90000 // 48000) // 90)
+                samples += n
+        except SrsError as e:
+            self._fail(str(e))
+        dropped = self._opus.dropped - self._opus_dropped
+        self._opus_dropped = self._opus.dropped
+        self.stats.dropped += dropped
+        return self._from_aac(frames)
+
+    def _from_aac(self, frames: list[AacFrame]) -> list[_Pending]:
+        pending: list[_Pending] = []
+        for fr in frames:
+            msg = media_from_rtmp(AUDIO, 0, fr.body)
+            assert msg is not None
+            if fr.sequence_header:
+                self._audio_sh, self._audio_sh_sent = msg, False
+            else:
+                pending.append(_Pending(fr.timestamp * 90, msg))
+        return pending
+
+    def _queue_audio(self, pending: list[_Pending]) -> list[MediaMessage]:
         out: list[MediaMessage] = []
         for p in pending:
             self._failing = False
@@ -403,3 +465,13 @@ class TsIngest:
         self._seq += 1
         heapq.heappush(self._heap, (ms, self._seq, unit))
         return []
+
+
+def _audio_of(stream: ts.TsStream) -> str | None:
+    """The audio codec of a PMT stream we take, or None."""
+    codec = _AUDIO.get(stream.stream_type)  # type: ignore[call-overload]
+    if codec is not None:
+        return codec  # type: ignore[no-any-return]
+    if stream.is_opus and stream.opus_channel_config in (*_OPUS_CHANNELS, None):
+        return "opus"
+    return None
