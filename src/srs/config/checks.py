@@ -55,7 +55,8 @@ ALLOWED: Mapping[str, frozenset[str]] = {
         # peer_idle_timeout: read by SRS's getter and documented (reference 2.3.6).
         | {"tsbpdmode", "passphrase", "pbkeylen", "peer_idle_timeout"}
     ),
-    "rtsp_server": frozenset({"enabled", "listen"}),  # SRS 7.0.47+
+    "rtsp_server": frozenset({"enabled", "listen", "auth"}),  # SRS 7.0.47+ (auth: ours)
+    "rtsp_server.auth": frozenset({"enabled", "realm", "user"}),  # ours (docs/USAGE.md, RTSP)
     "heartbeat": frozenset({"enabled", "interval", "url", "device_id", "summaries", "ports"}),
     "stats": frozenset({"enabled", "network", "disk"}),
     "rtc_server": frozenset(
@@ -142,7 +143,7 @@ _ROOT_FIRST_ONLY = (
     "rtc_server",
     "exporter",
 )
-_NESTED = {"http_api": ("raw_api", "auth")}
+_NESTED = {"http_api": ("raw_api", "auth"), "rtsp_server": ("auth",)}
 _VHOST_CHECKED = tuple(k.split(".", 1)[1] for k in ALLOWED if k.count(".") == 1 and k.startswith("vhost."))
 
 RTMP_MIN_CHUNK_SIZE = 128
@@ -151,6 +152,27 @@ RTMP_MAX_CHUNK_SIZE = 65536
 
 def _illegal(d: Directive, label: str) -> ConfigError:
     return ConfigError(f"illegal {label}", file=d.file, line=d.line, directive=d.name)
+
+
+def _check_rtsp_auth(cfg: Config) -> None:
+    """Ours: each ``rtsp_server.auth.user`` is ``NAME PASSWORD`` (no ``:`` in the name, as Basic
+    needs), and an enabled auth needs a user (else every client would be refused)."""
+    b = cfg.root.get("rtsp_server")
+    auth = b.get("auth") if b is not None else None
+    for u in auth.get_all("user") if auth is not None else ():
+        if len(u.args) != 2 or not u.args[0] or ":" in u.args[0]:
+            raise ConfigError(
+                "rtsp_server.auth.user needs NAME PASSWORD (a name without ':')",
+                file=u.file,
+                line=u.line,
+                directive="user",
+            )
+    a = cfg.rtsp_server.auth
+    if cfg.rtsp_server.enabled and a.enabled and not a.users:
+        where = auth if auth is not None else cfg.root
+        raise ConfigError(
+            "rtsp_server.auth is enabled without any user", file=where.file, line=where.line, directive="auth"
+        )
 
 
 def _check_names(block: Directive, key: str, label: str, of: str = "") -> None:
@@ -184,6 +206,7 @@ def check_config(
         for sub in _NESTED.get(name, ()):
             for s in b.get_all(sub):
                 _check_names(s, f"{name}.{sub}", f"{name}.{sub}")
+    _check_rtsp_auth(cfg)
 
     # listen: required (except env-only), each ip an IP literal and port > 0.
     listen_d = root.get("listen")

@@ -142,11 +142,21 @@ class SrtServerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RtspAuthConfig:
+    """Ours (SRS has no RTSP auth): ``rtsp_server.auth { enabled on; realm SRS; user NAME PASSWORD; }``."""
+
+    enabled: bool = False
+    realm: str = "SRS"
+    users: tuple[tuple[str, str], ...] = ()  # (name, password), file order
+
+
+@dataclass(frozen=True, slots=True)
 class RtspServerConfig:
     """SRS 7.0.47+ ``rtsp_server``: the RTSP listener (TCP; our UDP media ports are ephemeral)."""
 
     enabled: bool = False
     listen: int = 554
+    auth: RtspAuthConfig = field(default_factory=RtspAuthConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from srs.config.schema import (
     RawApiConfig,
     RtcServerConfig,
     RtcTcpConfig,
+    RtspAuthConfig,
     RtspServerConfig,
     SipConfig,
     SrtServerConfig,
@@ -218,8 +219,24 @@ def _candidate(r: Reader, b: Directive | None) -> str:
 
 def _rtsp_server(r: Reader, b: Directive | None) -> RtspServerConfig:
     k = "rtsp_server."
+    auth = b.get("auth") if b is not None else None
+    # Ours: users are ``user NAME PASSWORD;`` lines; SRS_RTSP_SERVER_AUTH_USER="n1 p1 n2 p2" replaces them.
+    env_users = r.env.get(k + "auth.user")
+    if env_users is not None:
+        words = [w for w in env_users[1].split(" ") if w]
+        users = tuple(zip(words[0::2], words[1::2], strict=False))
+    else:
+        users = tuple(
+            (u.args[0], u.args[1]) for u in (auth.get_all("user") if auth else ()) if len(u.args) == 2
+        )
     return RtspServerConfig(
-        enabled=r.b(k + "enabled", b, "enabled", False), listen=r.i(k + "listen", b, "listen", 554)
+        enabled=r.b(k + "enabled", b, "enabled", False),
+        listen=r.i(k + "listen", b, "listen", 554),
+        auth=RtspAuthConfig(
+            enabled=r.b(k + "auth.enabled", auth, "enabled", False),
+            realm=r.s(k + "auth.realm", auth, "realm", "SRS"),
+            users=users,
+        ),
     )
 
 

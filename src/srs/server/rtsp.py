@@ -48,6 +48,7 @@ from srs.server.context import ServerContext
 from srs.server.policy import Client
 from srs.server.progress import WRITE_HIGH_WATER
 from srs.server.rtc.session import ntp_now
+from srs.server.rtsp_auth import auth_gate, new_auth, with_user
 from srs.server.rtsp_publish import RtspPublish, announce_tracks
 from srs.util.errors import SrsError
 from srs.util.log import context_id
@@ -168,6 +169,7 @@ class RtspConnection(asyncio.Protocol):
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.parser = RtspParser()
         self.rtsp = RtspSession(timeout_s=max(1, int(SESSION_TIMEOUT_S)))
+        self.auth = new_auth(server.auth_cfg)  # rtsp_server.auth (ours): None when off
         self.tracks: list[Track] = []
         self.setups: dict[int, _Setup] = {}
         self.by_pt: dict[int, _Setup] = {}
@@ -304,6 +306,9 @@ class RtspConnection(asyncio.Protocol):
     async def _handle(self, m: RtspMessage) -> bytes:
         """Order and session checks by the sans-IO :class:`RtspSession`, then the request itself."""
         cseq, method, rtsp = m.cseq, m.method, self.rtsp
+        refused = auth_gate(self, m)  # rtsp_server.auth: 401 without valid credentials
+        if refused is not None:
+            return refused
         track = self.publish.track_of(m.uri) if self.publish is not None else split_target(m.uri)[1]
         status = rtsp.check(m, track)
         if status is not None:
@@ -382,7 +387,7 @@ class RtspConnection(asyncio.Protocol):
     async def _identify(self, m: RtspMessage, kind: str) -> tuple[Request, VhostConfig] | int:
         """Request, vhost, stats registration and security of DESCRIBE/ANNOUNCE; else a status."""
         uri, _ = split_target(m.uri)
-        req = request_of(uri, self.ip)
+        req = with_user(request_of(uri, self.ip), self.auth)  # user=<name> for the hooks
         if unsafe_name(req.app, req.stream) is not None:
             return 400
         try:
@@ -507,6 +512,7 @@ class RtspServer:
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
+        self.auth_cfg = ctx.config.rtsp_server.auth  # read at start, as the listener
         self.conns: set[RtspConnection] = set()
         self.players: set[RtspConnection] = set()
         self.by_udp: dict[tuple[str, int], RtspConnection] = {}

@@ -11,6 +11,7 @@ with :class:`RtspError`, as is anything that is neither a message nor a frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from srs.util.errors import ParseError
@@ -167,11 +168,16 @@ def _head(raw: bytes) -> RtspMessage:
 
 
 def serialize_response(
-    status: int, cseq: int, headers: dict[str, str] | None = None, body: bytes = b""
+    status: int,
+    cseq: int,
+    headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+    body: bytes = b"",
 ) -> bytes:
-    """``RTSP/1.0 <status> <reason>`` with CSeq, the given headers, Content-Length when there is a body."""
+    """``RTSP/1.0 <status> <reason>`` with CSeq, the given headers, Content-Length when there is a body.
+
+    ``headers`` may be a list of pairs when a name repeats (a 401's two ``WWW-Authenticate``)."""
     out = [f"{VERSION} {status} {REASONS.get(status, 'Unknown')}", f"CSeq: {cseq}", "Server: SRS/7.0 (py)"]
-    for k, v in (headers or {}).items():
+    for k, v in headers.items() if isinstance(headers, Mapping) else headers or ():
         out.append(f"{k}: {v}")
     if body:
         out.append(f"Content-Length: {len(body)}")
