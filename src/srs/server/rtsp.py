@@ -14,7 +14,8 @@ requests nor RTCP/RTP from the client came for :data:`SESSION_TIMEOUT_S` (60 s, 
 ``Session`` header); with all its media interleaved, the TCP connection itself says when it is
 gone. PAUSE stops sending (live media meanwhile is dropped), GET_PARAMETER/SET_PARAMETER answer 200 (keep-alive), a request naming
 another session answers 454, PLAY before SETUP 455, SETUP of the aggregate URL 459. Publishing
-(ANNOUNCE/RECORD, :mod:`srs.server.rtsp_publish`) is ours: SRS 7 plays only.
+(ANNOUNCE/RECORD, :mod:`srs.server.rtsp_publish`) is ours: SRS 7 plays only; so are credentials
+(``rtsp_server.auth``, :mod:`srs.server.rtsp_auth`).
 """
 
 from __future__ import annotations

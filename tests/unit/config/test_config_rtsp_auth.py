@@ -3,9 +3,11 @@ refusals with file:line."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from srs.config import ConfigError, parse_text
+from srs.config import ConfigError, load_config, parse_text
 from srs.config.schema import RtspAuthConfig
 
 BLOCK = "listen 1935;\nrtsp_server {{ enabled on; listen 8554;\n  auth {{ {body} }}\n}}\n"
@@ -52,3 +54,18 @@ def test_refused(name: str, body: str, message: str, line: int) -> None:
 def test_auth_of_a_disabled_server_needs_no_user() -> None:
     text = "listen 1935;\nrtsp_server { enabled off; auth { enabled on; } }\n"
     assert parse_text(text).rtsp_server.auth.enabled
+
+
+def test_conf_rtsp_loads_and_its_commented_auth_example_works() -> None:
+    path = Path(__file__).resolve().parents[3] / "conf" / "rtsp.conf"
+    cfg = load_config(str(path))
+    assert cfg.unsupported == () and cfg.rtsp_server.enabled and cfg.rtsp_server.listen == 8554
+    assert not cfg.rtsp_server.auth.enabled
+    text = path.read_text()
+    text = (
+        text.replace("    # auth {", "    auth {")
+        .replace("    #     ", "        ")
+        .replace("    # }", "    }")
+    )
+    a = parse_text(text).rtsp_server.auth
+    assert a.enabled and a.realm == "SRS" and a.users == (("admin", "secret"), ("cam1", "pass1"))
