@@ -15,6 +15,7 @@ from srs.protocol.rtsp.auth import (
     param_with_user,
     parse_authorization,
     parse_params,
+    without_userinfo,
 )
 from srs.util.errors import SrsError
 
@@ -87,3 +88,13 @@ def test_param_with_user_always_ends_with_the_user(param: str, user: str) -> Non
     out = param_with_user(param, user)
     assert out.startswith("?")
     assert "user=" in out.split("#", 1)[0]
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("rtsp:/@?#hu.x")), max_size=30) | st.text(max_size=30))
+def test_without_userinfo_keeps_no_at_in_the_authority(uri: str) -> None:
+    out = without_userinfo(uri)
+    _, sep, rest = out.partition("://")
+    if sep:
+        authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        assert "@" not in authority

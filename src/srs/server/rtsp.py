@@ -32,6 +32,7 @@ from srs.media.consumer import Consumer, NotYet
 from srs.media.message import MediaMessage, WireFormat
 from srs.protocol.request import Request, parse_rtmp, unsafe_name
 from srs.protocol.rtc import rtcp
+from srs.protocol.rtsp.auth import without_userinfo
 from srs.protocol.rtsp.message import (
     Interleaved,
     RtspError,
@@ -75,7 +76,7 @@ def split_target(uri: str) -> tuple[str, int | None]:
 
 def request_of(uri: str, ip: str) -> Request:
     """SRS ``srs_net_url_parse_rtmp_url``: the last path element is the stream, the rest the tcUrl."""
-    base, _, query = uri.partition("?")
+    base, _, query = without_userinfo(uri).partition("?")  # no password in tcUrl/hooks/logs
     tc_url, _, stream = base.rstrip("/").rpartition("/")
     return parse_rtmp(tc_url, stream + ("?" + query if query else ""), ip=ip)
 

@@ -182,6 +182,19 @@ def basic_header(username: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
+def without_userinfo(uri: str) -> str:
+    """``rtsp://user:pass@host/..`` -> ``rtsp://host/..``: credentials a client left in its request line
+    never reach the hooks' ``tcUrl`` or the logs (clients normally strip them and answer the challenge)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    authority = rest[:end]
+    if "@" not in authority:
+        return uri
+    return scheme + sep + authority.rpartition("@")[2] + rest[end:]
+
+
 def param_with_user(param: str, user: str) -> str:
     """The request's ``?query`` with ``user=<name>`` as its last item (a client's own ``user=`` removed).
 
@@ -292,4 +305,5 @@ __all__ = [
     "param_with_user",
     "parse_authorization",
     "parse_params",
+    "without_userinfo",
 ]

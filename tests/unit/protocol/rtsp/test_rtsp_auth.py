@@ -17,8 +17,10 @@ from srs.protocol.rtsp.auth import (
     param_with_user,
     parse_authorization,
     parse_params,
+    without_userinfo,
 )
 from srs.protocol.rtsp.message import RtspMessage, RtspParser, serialize_response
+from srs.server.rtsp import request_of
 from srs.server.rtsp_auth import with_user
 
 # RFC 2617 section 3.5 (qop=auth) and RFC 7616 section 3.9.1 (MD5): published request-digests.
@@ -272,3 +274,23 @@ def test_with_user_on_a_request() -> None:
     got = with_user(req, auth)
     assert got.param == "?token=t&user=cam1" and got.query()["user"] == "cam1"
     assert got.stream_url == req.stream_url
+
+
+@pytest.mark.parametrize(
+    ("uri", "want"),
+    [
+        ("rtsp://u:p@h:554/live/x?a=b", "rtsp://h:554/live/x?a=b"),
+        ("rtsp://u:p@w@h/live/x", "rtsp://h/live/x"),
+        ("rtsp://h/live/x?mail=a@b", "rtsp://h/live/x?mail=a@b"),
+        ("rtsp://u@h", "rtsp://h"),
+        ("rtsp://h?x=a@b", "rtsp://h?x=a@b"),
+        ("/live/x", "/live/x"),
+    ],
+)
+def test_without_userinfo(uri: str, want: str) -> None:
+    assert without_userinfo(uri) == want
+
+
+def test_request_line_credentials_do_not_reach_tcurl() -> None:
+    req = request_of("rtsp://cam1:pass1@127.0.0.1:8554/live/x?a=1", "1.2.3.4")
+    assert req.tc_url == "rtsp://127.0.0.1:8554/live" and "pass1" not in repr(req)
