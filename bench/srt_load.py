@@ -22,6 +22,12 @@ This includes SRT's receive latency (TSBPD: libsrt holds every packet until its 
 negotiated latency, the larger of the server's ``peerlatency``/``latency`` and ours, 120 ms default):
 that part is the protocol's, not the server's; ``srt_latency_ms`` is printed (``--latency`` sets ours;
 ``--no-tsbpd`` turns TSBPD off in the players: what is left is the server's own latency).
+
+The C++ SRS as the peer (``--spawn --cpp-srs trunk/objs/srs``: the same config, ports, CPU pin and
+players): SRS 7 has no RTMP->SRT bridge (an SRT player there gets only an SRT publisher's TS), so
+the clip is then published over SRT (``m=publish``) by :class:`SrtPublisher`; ``--srt-publish``
+does the same with our server, for a like-for-like run. Its TS is our TsRemuxer's (DTS = FLV
+timestamp x 90 from 0), so the latency method holds; it adds the ingest's TSBPD (120 ms default).
 """
 
 from __future__ import annotations
@@ -31,20 +37,34 @@ import asyncio
 import ctypes
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import uvloop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
-from fanout_common import SpawnedServer, fanout_args, publisher_summary, start_publisher  # noqa: E402
+from fanout_common import (  # noqa: E402
+    SERVER_CPU,
+    TOOL_CPU,
+    SpawnedServer,
+    fanout_args,
+    publisher_summary,
+    start_publisher,
+)
 from load import ProcTree, emit, raise_nofile  # noqa: E402
+from players import Publisher, load_stream, now  # noqa: E402
+from srs.format.flv import parse_audio, parse_video  # noqa: E402
+from srs.media.message import AUDIO, VIDEO, MediaMessage  # noqa: E402
+from srs.remux.ts import TsRemuxer, stream_types  # noqa: E402
 from srs.server.srt import libsrt  # noqa: E402
 from whep_load import clip_600k, free_port, hist_percentile  # noqa: E402
 
@@ -52,6 +72,7 @@ CONF = """
 listen              {rtmp};
 max_connections     4000;
 daemon              off;
+pid                 {dir}/srs.pid;
 srs_log_tank        file;
 srs_log_file        {dir}/srs.log;
 srt_server {{
@@ -87,6 +108,93 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class CppServer(SpawnedServer):
+    """The C++ SRS binary with the same config, pinned to the same CPU (its pid: threads included)."""
+
+    def __init__(self, binary: str, conf: str, **ports: int) -> None:
+        self.dir = tempfile.mkdtemp(prefix="srs-fanout-bench-")
+        path = os.path.join(self.dir, "srs.conf")
+        with open(path, "w") as f:
+            f.write(conf.format(dir=self.dir, **ports))
+        pin = ["taskset", "-c", str(SERVER_CPU)] if shutil.which("taskset") else []
+        self.proc = subprocess.Popen(
+            [*pin, os.path.abspath(binary), "-c", path],
+            cwd=self.dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(0, {TOOL_CPU})
+        self.pid = self.proc.pid
+
+
+def codec_of(kind: int, body: bytes) -> int:
+    info = parse_video(body) if kind == VIDEO else parse_audio(body)
+    return int(info.codec or 0)
+
+
+class SrtPublisher:
+    """The clip as MPEG-TS over SRT (``m=publish``), looped in real time by a thread (1316-byte
+    messages, PAT/PMT before every keyframe). Has what publisher_summary() reads of a Publisher."""
+
+    def __init__(self, srt_addr: str, app: str, stream: str, file: str) -> None:
+        srt = libsrt.load()
+        assert srt is not None, "no libsrt"
+        self.srt, self.stream = srt, load_stream(file)
+        self.lost: str | None = None
+        self._t0 = 0.0
+        self._sent: dict[tuple[int, int], float] = {}
+        self._stop = threading.Event()
+        host, port = srt_addr.rsplit(":", 1)
+        for _ in range(100):  # a spawned server needs a moment
+            self.sock = srt.create_socket()
+            srt.set_str(self.sock, SRTO_STREAMID, f"#!::r={app}/{stream},m=publish")
+            try:
+                srt.connect(self.sock, host, int(port))
+                break
+            except OSError:
+                srt.close(self.sock)
+                time.sleep(0.1)
+        else:
+            raise ConnectionError(f"SRT publish to {srt_addr} failed")
+        first = [i for i in self.stream.prelude + self.stream.items[:50] if i.msg_type in (AUDIO, VIDEO)]
+        msgs = [MediaMessage(i.msg_type, 0, i.body, codec=codec_of(i.msg_type, i.body)) for i in first]
+        self.remuxer = TsRemuxer(*stream_types(msgs))
+        for i in self.stream.prelude:
+            self.remuxer.encode(MediaMessage(i.msg_type, 0, i.body))  # the sequence headers
+        self._t0 = now()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    @property
+    def sent_ts(self) -> dict[tuple[int, int], float]:
+        return dict(self._sent)  # a copy: the thread adds to it
+
+    def _run(self) -> None:
+        items, loop_ms, loop_no, idx = self.stream.items, self.stream.loop_ms, 0, 0
+        while not self._stop.is_set():
+            it = items[idx]
+            ts = loop_no * loop_ms + it.ts
+            if self._stop.wait(max(0.0, self._t0 + ts / 1000 - now())):
+                break
+            data = self.remuxer.encode(MediaMessage(it.msg_type, ts, it.body))
+            if it.msg_type == VIDEO and parse_video(it.body).is_keyframe:
+                data = self.remuxer.tables() + data
+            for off in range(0, len(data), 1316):
+                if self.srt.sendmsg(self.sock, data[off : off + 1316]) < 0:
+                    self.lost = f"SRT publish failed: error {self.srt.last_error()}"
+                    return
+            if it.crc is not None:
+                self._sent[(it.msg_type, ts)] = now()
+            idx = (idx + 1) % len(items)
+            loop_no += idx == 0
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(5)
+        self.srt.close(self.sock)
 
 
 def pes_dts(pkt: bytes, p: int) -> int | None:
@@ -215,14 +323,22 @@ def child(a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def run(a: argparse.Namespace) -> dict[str, Any]:
-    server = None
+    server: SpawnedServer | None = None
     if a.spawn:
         rtmp, srt_port = free_port(), free_udp_port()
-        server = SpawnedServer(CONF, a.cprofile, rtmp=rtmp, srt=srt_port)
+        if a.cpp_srs:
+            server = CppServer(a.cpp_srs, CONF, rtmp=rtmp, srt=srt_port)
+        else:
+            server = SpawnedServer(CONF, a.cprofile, rtmp=rtmp, srt=srt_port)
         a.rtmp, a.srt, a.server_pid = f"rtmp://127.0.0.1:{rtmp}", f"127.0.0.1:{srt_port}", server.pid
-    pub = None
+    pub: Publisher | SrtPublisher | None = None
     try:
-        pub, t0_wall = await start_publisher(a.rtmp, a.app, a.stream, a.file)
+        if a.srt_publish or a.cpp_srs:
+            pub = SrtPublisher(a.srt, a.app, a.stream, a.file)
+            t0_wall = time.time() - (now() - pub._t0)
+            await asyncio.sleep(1.0)  # a GOP on its way, as start_publisher waits
+        else:
+            pub, t0_wall = await start_publisher(a.rtmp, a.app, a.stream, a.file)
         tree = ProcTree(a.server_pid) if a.server_pid else None
         per = [a.n // a.P + (1 if i < a.n % a.P else 0) for i in range(a.P)]
         procs = []
@@ -260,7 +376,9 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
         cpu = (tree.cpu_s() - cpu0) / dt * 100 if tree else None
         rss, threads = (tree.rss(), tree.root.num_threads()) if tree else (0, 0)
         parts = [json.loads(out) for out, _ in await asyncio.gather(*(p.communicate() for p in procs))]
-        return summarize(a, parts, cpu, dt, ramp_s, rss, threads) | publisher_summary(pub)
+        return summarize(a, parts, cpu, dt, ramp_s, rss, threads) | publisher_summary(
+            cast(Publisher, pub)
+        )  # SrtPublisher: the same fields
     finally:
         if pub is not None:
             pub.close()
@@ -318,6 +436,12 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=3, help="sockets per process that parse the TS")
     ap.add_argument("--latency", type=int, default=120, help="our SRTO_LATENCY, ms")
     ap.add_argument("--no-tsbpd", action="store_true", help="players without TSBPD: the server's own latency")
+    ap.add_argument(
+        "--cpp-srs",
+        default="",
+        help="with --spawn: the C++ SRS binary instead of ours (implies --srt-publish)",
+    )
+    ap.add_argument("--srt-publish", action="store_true", help="publish the clip over SRT instead of RTMP")
     a = ap.parse_args()
     raise_nofile()
     if a.child:
