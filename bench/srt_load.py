@@ -47,6 +47,7 @@ import time
 from collections import Counter
 from typing import Any, cast
 
+import psutil
 import uvloop
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -370,15 +371,22 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
             await p.stdout.readline()  # "ready"
         ramp_s = time.monotonic() - t_ramp
         await asyncio.sleep(a.warmup)
+        players = [ProcTree(p.pid) for p in procs]
         cpu0, w0 = (tree.cpu_s() if tree else 0.0), time.monotonic()
+        pcpu0, idle0 = sum(t.cpu_s() for t in players), psutil.cpu_times().idle
         await asyncio.sleep(a.window)
         dt = time.monotonic() - w0
         cpu = (tree.cpu_s() - cpu0) / dt * 100 if tree else None
+        # the players' side too: when their CPU (libsrt's receive threads) saturates, the losses are theirs
+        pcpu = (sum(t.cpu_s() for t in players) - pcpu0) / dt * 100
+        idle = (psutil.cpu_times().idle - idle0) / dt * 100
         rss, threads = (tree.rss(), tree.root.num_threads()) if tree else (0, 0)
         parts = [json.loads(out) for out, _ in await asyncio.gather(*(p.communicate() for p in procs))]
-        return summarize(a, parts, cpu, dt, ramp_s, rss, threads) | publisher_summary(
-            cast(Publisher, pub)
-        )  # SrtPublisher: the same fields
+        return (
+            summarize(a, parts, cpu, dt, ramp_s, rss, threads)
+            | {"players_cpu_pct": round(pcpu, 1), "machine_idle_pct": round(idle, 1)}
+            | publisher_summary(cast(Publisher, pub))  # SrtPublisher: the same fields
+        )
     finally:
         if pub is not None:
             pub.close()
