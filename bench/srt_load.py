@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import ctypes
 import json
+import math
 import os
 import shutil
 import socket
@@ -263,8 +264,11 @@ def child(a: argparse.Namespace) -> dict[str, Any]:
             errors[str(e)[:120]] += 1
             srt.close(s)
     print("ready", flush=True)
-    since = time.time() + a.warmup
-    end = time.monotonic() + a.seconds
+    # The tally starts at the parent's "go" (sent once every process is connected: a ramp of tens of
+    # seconds at 1000 players must not eat the window); until then the sockets are read and not counted.
+    go = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), go.set()), daemon=True).start()
+    since, end, counting = math.inf, math.inf, False
     eid = srt.epoll_create()
     for s in socks:
         srt.epoll_add(eid, s, SRT_EPOLL_IN | SRT_EPOLL_ERR)
@@ -278,6 +282,11 @@ def child(a: argparse.Namespace) -> dict[str, Any]:
     ctrl = MsgCtrl()
     pctrl = ctypes.byref(ctrl)
     while time.monotonic() < end:
+        if not counting and go.is_set():
+            counting, since, end = True, time.time() + a.warmup, time.monotonic() + a.seconds
+            msgs, nbytes, gaps = [0] * len(socks), [0] * len(socks), [0] * len(socks)
+            for pr in probes.values():
+                pr.dts_arrivals.clear()
         n = lib.srt_epoll_uwait(eid, events, cap, 100)
         t = time.time()
         for k in range(max(0, n)):
@@ -365,11 +374,17 @@ async def run(a: argparse.Namespace) -> dict[str, Any]:
                 a.stream,
             ]
             cmd += ["--no-tsbpd"] if a.no_tsbpd else []
-            procs.append(await asyncio.create_subprocess_exec(*cmd, stdout=subprocess.PIPE))
+            procs.append(
+                await asyncio.create_subprocess_exec(*cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            )
         for p in procs:
             assert p.stdout is not None
             await p.stdout.readline()  # "ready"
         ramp_s = time.monotonic() - t_ramp
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")  # every process counts over the same seconds from here
+            await p.stdin.drain()
         await asyncio.sleep(a.warmup)
         players = [ProcTree(p.pid) for p in procs]
         cpu0, w0 = (tree.cpu_s() if tree else 0.0), time.monotonic()
