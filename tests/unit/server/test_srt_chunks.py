@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from srs.server.srt.conn import CHUNK, _chunks
+from srs.server.srt.conn import CHUNK, ChunkCut
 
 
 @pytest.mark.parametrize(
@@ -20,15 +20,16 @@ from srs.server.srt.conn import CHUNK, _chunks
 )
 def test_cut_sizes_and_order(sizes: list[int], want: list[int]) -> None:
     bufs = [bytes([i]) * n for i, n in enumerate(sizes)]
-    chunks = _chunks(bufs)
+    chunks = ChunkCut().cut(bufs)
     assert [len(c) for c in chunks] == want
     assert b"".join(chunks) == b"".join(bufs)
 
 
 def test_the_same_list_is_cut_once_an_equal_new_list_again() -> None:
+    cut = ChunkCut()
     bufs = [b"\x47" * 188 * 9]
-    first = _chunks(bufs)
-    assert _chunks(bufs) is first  # the next player of the same flush: nothing joined or copied
+    first = cut.cut(bufs)
+    assert cut.cut(bufs) is first  # the next player of the same flush: nothing joined or copied
     other = [b"\x47" * 188 * 9]
-    again = _chunks(other)
+    again = cut.cut(other)
     assert again is not first and again == first

@@ -44,28 +44,31 @@ CHUNK = 7 * TS_PACKET  # 1316: one SRT live message
 PENDING_MAX = 4 * 1024 * 1024
 
 
-_last_bufs: list[bytes] | None = None
-_last_chunks: list[bytes] = []
-
-
-def _chunks(bufs: list[bytes]) -> list[bytes]:
-    """``bufs`` cut into SRT messages of :data:`CHUNK` bytes (the last one shorter).
+class ChunkCut:
+    """TS bytes cut into SRT messages of :data:`CHUNK` bytes (the last one shorter), one per server.
 
     The Source hands the same ``bufs`` list to every player at the same position of the same wire
     (and never mutates it), so the cut of the last list is kept: the players after the first one
     of a flush send the same chunk objects without joining or copying anything.
     """
-    global _last_bufs, _last_chunks
-    if bufs is _last_bufs:
-        return _last_chunks
-    data = bufs[0] if len(bufs) == 1 else b"".join(bufs)
-    if len(data) <= CHUNK:
-        chunks = [data]
-    else:
-        view = memoryview(data)
-        chunks = [bytes(view[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]
-    _last_bufs, _last_chunks = bufs, chunks
-    return chunks
+
+    __slots__ = ("_bufs", "_chunks")
+
+    def __init__(self) -> None:
+        self._bufs: list[bytes] | None = None
+        self._chunks: list[bytes] = []
+
+    def cut(self, bufs: list[bytes]) -> list[bytes]:
+        if bufs is self._bufs:
+            return self._chunks
+        data = bufs[0] if len(bufs) == 1 else b"".join(bufs)
+        if len(data) <= CHUNK:
+            chunks = [data]
+        else:
+            view = memoryview(data)
+            chunks = [bytes(view[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]
+        self._bufs, self._chunks = bufs, chunks
+        return chunks
 
 
 class SrtPlaySink:
@@ -93,7 +96,7 @@ class SrtPlaySink:
         send = conn.server.srt.lib.srt_sendmsg
         sock = conn.sock
         sent = 0
-        for chunk in _chunks(bufs):
+        for chunk in conn.server.chunks.cut(bufs):
             if send(sock, chunk, len(chunk), -1, 1) < 0:
                 self.dropped += 1  # EASYNCSND (send buffer full) or a broken socket
             else:

@@ -91,6 +91,9 @@ class SrtServer:
     def __init__(self, ctx: ServerContext, srt: LibSrt) -> None:
         self.ctx = ctx
         self.srt = srt
+        from srs.server.srt.conn import ChunkCut
+
+        self.chunks = ChunkCut()  # the players' shared cut of the TS wire
         self.config = ctx.config.srt_server
         self.loop = asyncio.get_running_loop()
         self.listener = -1
