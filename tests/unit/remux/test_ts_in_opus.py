@@ -19,6 +19,7 @@ from srs.format.ts import StreamType, TsMuxer, TsStream
 from srs.format.ts_opus import OpusAccessUnit, descriptors, pack_access_units
 from srs.media.message import AUDIO, VIDEO, MediaMessage
 from srs.remux.ts_in import TsIngest
+from unit.remux.test_opus2aac import sine_opus as opus_packets
 from unit.remux.test_ts_in import IDR, PPS, SPS, P, check_classification, feed_chunks, frames
 
 AAC_MS = 1024 / 48  # one AAC frame at 48 kHz
@@ -35,25 +36,6 @@ def ffmpeg_ts(video: bool, seconds: int = 2) -> bytes:
         args += ["-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"]
     args += ["-c:a", "libopus", "-f", "mpegts", "-"]
     return subprocess.run(args, check=True, capture_output=True).stdout
-
-
-@cache
-def opus_packets(layout: str, seconds: float = 2.0) -> tuple[bytes, ...]:
-    """A 440 Hz sine encoded by libopus into 20 ms packets."""
-    enc = av.CodecContext.create("libopus", "w")
-    assert isinstance(enc, av.AudioCodecContext)
-    enc.sample_rate = 48000
-    enc.layout = layout
-    enc.format = "s16"
-    enc.open()
-    src = av.open(f"sine=frequency=440:sample_rate=48000:duration={seconds}", format="lavfi")
-    out: list[bytes] = []
-    for frame in src.decode(audio=0):
-        frame.pts = None
-        out += [bytes(p) for p in enc.encode(frame)]
-    out += [bytes(p) for p in enc.encode(None)]
-    src.close()
-    return tuple(p for p in out if p)
 
 
 def opus_ts(
